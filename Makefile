@@ -1,0 +1,71 @@
+# Two commands on a fresh Debian/Ubuntu machine: `make book` and `make test`.
+# Both set up what is missing first (.venv, Python packages, system packages,
+# front-end files) and are quick the second time.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV   := .venv
+PY     := $(VENV)/bin/python
+JB     := $(VENV)/bin/jupyter-book
+STAMP  := $(VENV)/.installed
+PORT   ?= 8000
+# extra Debian packages to require (CI sets SYSTEM_EXTRA=chromium)
+SYSTEM_EXTRA ?=
+
+.PHONY: help setup system-packages frontend book book-strict test student bench serve lab clean distclean
+
+help:
+	@echo "make book    set up, execute the notebooks and build the HTML into _build/html"
+	@echo "make test    set up and run every test (library, notebooks, strict build, student notebooks, browser)"
+	@echo "make student write student notebooks (solutions removed) to _build/student"
+	@echo "make bench   benchmarks: speed, bandwidth, and the book's time and memory budgets"
+	@echo "make serve   serve the built book on http://localhost:$(PORT)"
+	@echo "make lab     JupyterLab on the notebooks"
+	@echo "make clean   remove _build (keeps .venv)"
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): $(PY) requirements.txt requirements-test.txt pyproject.toml
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-test.txt
+	@touch $(STAMP)
+
+system-packages:
+	@scripts/ensure_system_packages.sh $(SYSTEM_EXTRA)
+
+frontend: $(STAMP)
+	@$(PY) scripts/fetch_frontend.py
+
+setup: $(STAMP) system-packages frontend
+
+book: setup
+	$(JB) build . --keep-going
+	@echo "The book: $(CURDIR)/_build/html/index.html  (or: make serve)"
+
+# warnings are errors, every reference must resolve
+book-strict: setup
+	$(JB) build . -W -n --keep-going
+
+test: setup
+	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax -m "not browser and not student" tests book
+	$(MAKE) --no-print-directory book-strict
+	$(MAKE) --no-print-directory student
+	$(PY) -m pytest -m "browser or student" tests
+
+student: setup
+	$(PY) scripts/make_student.py
+
+bench: setup
+	$(PY) scripts/bench.py
+
+serve:
+	@test -f _build/html/index.html || { echo "No build yet: run make book"; exit 1; }
+	$(PY) -m http.server --directory _build/html --bind 127.0.0.1 $(PORT)
+
+lab: setup
+	$(VENV)/bin/jupyter lab book/
+
+clean:
+	rm -rf _build
+
+distclean: clean
+	rm -rf $(VENV) _static/vendor

@@ -1,0 +1,252 @@
+r"""Batch norm in closed form ("gradients on paper") and the BatchNorm layer.
+
+The functions are pure math; :class:`BatchNorm` only does bookkeeping (the
+parameters, the running statistics and the train/eval flag).
+
+Shapes: ``x`` is (N, D), statistics over axis 0, or (N, C, H, W), statistics
+per channel over (N, H, W). Below, :math:`m` is the number of values each
+statistic is taken over (N, or N·H·W). Forward (training):
+
+.. math:: \hat x = (x-\mu)\,/\sqrt{\sigma^2+\epsilon},\qquad y = \gamma\hat x + \beta.
+
+Backward, with :math:`g = \partial L/\partial y`:
+
+.. math::
+   \frac{\partial L}{\partial \beta} = \sum g,\qquad
+   \frac{\partial L}{\partial \gamma} = \sum g\,\hat x,\qquad
+   \frac{\partial L}{\partial x} = \frac{\gamma}{\sqrt{\sigma^2+\epsilon}}
+      \Big(g - \tfrac{1}{m}\tfrac{\partial L}{\partial \beta}
+             - \hat x\,\tfrac{1}{m}\tfrac{\partial L}{\partial \gamma}\Big).
+
+Conventions (PyTorch's, fixed here and nowhere else): ``momentum`` weights the
+new batch statistic; the batch is normalized with the biased variance while
+``running_var`` is updated with the unbiased one, :math:`\sigma^2\,m/(m-1)`.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import as_float_array, check_batch, check_dout, check_eps, check_param
+
+__all__ = ["BNCache", "batchnorm_forward", "batchnorm_backward", "batchnorm_inference",
+           "batch_statistics", "fold_into_linear", "BatchNorm"]
+
+
+class BNCache(NamedTuple):
+    """What the compact backward needs: the normalized input, gamma and 1/std."""
+
+    x_hat: np.ndarray
+    gamma: np.ndarray     # (C,)
+    inv_std: np.ndarray   # (C,)
+
+
+def _axes(ndim: int) -> tuple[int, ...]:
+    """The axes a statistic is reduced over: all but the feature axis 1."""
+    return (0,) + tuple(range(2, ndim))
+
+
+def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
+    """Reshape a (C,) vector so it broadcasts against an ndim-D batch."""
+    return v if ndim == 2 else v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _sum_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-channel sum of a * b without materialising the product."""
+    spec = "nd,nd->d" if a.ndim == 2 else "nchw,nchw->c"
+    return np.einsum(spec, a, b)
+
+
+def batch_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and biased variance of a 2-D or 4-D batch."""
+    axes = _axes(x.ndim)
+    mu = x.mean(axis=axes)
+    xmu = x - _per_channel(mu, x.ndim)
+    m = x.size // x.shape[1]
+    return mu, _sum_product(xmu, xmu) / m
+
+
+def _train_forward(x, gamma, beta, eps):
+    """Forward in training mode; also returns the batch mean and variance."""
+    nd = x.ndim
+    axes = _axes(nd)
+    m = x.size // x.shape[1]
+    mu = x.mean(axis=axes)
+    x_hat = x - _per_channel(mu, nd)           # the one large temporary ...
+    var = _sum_product(x_hat, x_hat) / m
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat *= _per_channel(inv_std, nd)         # ... normalized in place
+    out = x_hat * _per_channel(gamma, nd)
+    out += _per_channel(beta, nd)
+    return out, BNCache(x_hat, gamma, inv_std), mu, var
+
+
+def _params(x, gamma, beta):
+    c = x.shape[1]
+    gamma = check_param(gamma, "gamma", c).astype(x.dtype, copy=False)
+    beta = check_param(beta, "beta", c).astype(x.dtype, copy=False)
+    return gamma, beta
+
+
+def batchnorm_forward(x, gamma, beta, eps=1e-5):
+    """Training-mode batch norm in closed form: ``(y, BNCache)``.
+
+    ``x``: (N, D) or (N, C, H, W); ``gamma``, ``beta``: (D,) or (C,).
+    Float32 input gives float32 output.
+    """
+    x = check_batch(x, training=True)
+    gamma, beta = _params(x, gamma, beta)
+    out, cache, _, _ = _train_forward(x, gamma, beta, check_eps(eps))
+    return out, cache
+
+
+def batchnorm_backward(dout, cache: BNCache):
+    """Compact backward: ``(dx, dgamma, dbeta)`` from the closed form above."""
+    if not isinstance(cache, BNCache):
+        raise TypeError(f"cache must be the BNCache returned by batchnorm_forward; got "
+                        f"{type(cache).__name__}")
+    x_hat, gamma, inv_std = cache
+    dout = check_dout(dout, x_hat.shape).astype(x_hat.dtype, copy=False)
+    nd, axes = x_hat.ndim, _axes(x_hat.ndim)
+    m = x_hat.size // x_hat.shape[1]
+    dbeta = dout.sum(axis=axes)
+    dgamma = _sum_product(dout, x_hat)
+    dx = x_hat * _per_channel(dgamma / -m, nd)
+    dx += dout
+    dx -= _per_channel(dbeta / m, nd)
+    dx *= _per_channel(gamma * inv_std, nd)
+    return dx, dgamma, dbeta
+
+
+def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
+    """Eval-mode batch norm: normalize with fixed (running) statistics."""
+    x = check_batch(x, training=False)
+    gamma, beta = _params(x, gamma, beta)
+    c = x.shape[1]
+    mean = check_param(running_mean, "running_mean", c)
+    var = check_param(running_var, "running_var", c)
+    scale = gamma / np.sqrt(var + check_eps(eps))
+    nd = x.ndim
+    return ((x - _per_channel(mean, nd)) * _per_channel(scale, nd)
+            + _per_channel(beta, nd)).astype(x.dtype, copy=False)
+
+
+def fold_into_linear(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
+    r"""Fold eval-mode BN into the linear layer before it.
+
+    For ``z = x @ W + b`` followed by BN with fixed statistics, returns
+    ``(W', b')`` with ``x @ W' + b' == BN(z)``:
+    :math:`W' = W\,s,\ b' = (b-\mu_{run})\,s + \beta` with :math:`s = \gamma/\sqrt{\sigma^2_{run}+\epsilon}`.
+    """
+    W, b = as_float_array(W, "W"), as_float_array(b, "b")
+    if W.ndim != 2 or b.shape != (W.shape[1],):
+        raise ValueError(f"W must be (D_in, D_out) and b (D_out,); got {W.shape} and {b.shape}")
+    c = W.shape[1]
+    s = check_param(gamma, "gamma", c) / np.sqrt(check_param(running_var, "running_var", c)
+                                                 + check_eps(eps))
+    return W * s, (b - check_param(running_mean, "running_mean", c)) * s + check_param(beta, "beta", c)
+
+
+class BatchNorm:
+    """A batch-norm layer for (N, C) or (N, C, H, W) input, with PyTorch's conventions.
+
+    ``forward(x)`` in training mode normalizes with the batch statistics and
+    updates ``running_mean`` and ``running_var``; in eval mode it uses them and
+    changes nothing. ``backward(dout)`` returns dx and sets ``dgamma``/``dbeta``.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1):
+        if isinstance(num_features, bool) or not isinstance(num_features, numbers.Integral):
+            raise TypeError(f"num_features must be an int; got {type(num_features).__name__}")
+        if num_features < 1:
+            raise ValueError(f"num_features must be at least 1; got {num_features}")
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real):
+            raise TypeError(f"momentum must be a number in [0, 1]; got {type(momentum).__name__}")
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"momentum must be in [0, 1] (the weight of the new batch "
+                             f"statistic); got {momentum}")
+        self.num_features = int(num_features)
+        self.eps = check_eps(eps)
+        self.momentum = float(momentum)
+        self._gamma = np.ones(self.num_features)
+        self._beta = np.zeros(self.num_features)
+        self.running_mean = np.zeros(self.num_features)
+        self.running_var = np.ones(self.num_features)
+        self.training = True
+        self.dgamma = self.dbeta = None
+        self._cache = None
+
+    # parameters: settable, validated, stored as float64 arrays the optimizer updates in place
+    @property
+    def gamma(self) -> np.ndarray:
+        return self._gamma
+
+    @gamma.setter
+    def gamma(self, value):
+        self._gamma = check_param(value, "gamma", self.num_features).astype(np.float64)
+
+    @property
+    def beta(self) -> np.ndarray:
+        return self._beta
+
+    @beta.setter
+    def beta(self, value):
+        self._beta = check_param(value, "beta", self.num_features).astype(np.float64)
+
+    @property
+    def params(self) -> dict:
+        return {"gamma": self._gamma, "beta": self._beta}
+
+    @property
+    def grads(self) -> dict:
+        return {"gamma": self.dgamma, "beta": self.dbeta}
+
+    def train(self):
+        self.training = True
+        return self
+
+    def eval(self):
+        self.training = False
+        return self
+
+    def forward(self, x):
+        x = check_batch(x, training=self.training, num_features=self.num_features)
+        gamma, beta = self._gamma.astype(x.dtype), self._beta.astype(x.dtype)
+        if self.training:
+            out, cache, mu, var = _train_forward(x, gamma, beta, self.eps)
+            m = x.size // self.num_features
+            k = self.momentum
+            self.running_mean = (1 - k) * self.running_mean + k * mu
+            self.running_var = (1 - k) * self.running_var + k * var * (m / (m - 1))
+        else:
+            nd = x.ndim
+            inv_std = (1.0 / np.sqrt(self.running_var + self.eps)).astype(x.dtype)
+            x_hat = (x - _per_channel(self.running_mean.astype(x.dtype), nd)) * _per_channel(inv_std, nd)
+            out = x_hat * _per_channel(gamma, nd) + _per_channel(beta, nd)
+            cache = BNCache(x_hat, gamma, inv_std)
+        self._cache = (cache, self.training)
+        return out
+
+    def backward(self, dout):
+        if self._cache is None:
+            raise RuntimeError("BatchNorm.backward called before forward: run forward(x) first")
+        cache, training = self._cache
+        if training:
+            dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+        else:   # fixed statistics: y is an affine map of x
+            dout = check_dout(dout, cache.x_hat.shape)
+            axes, nd = _axes(dout.ndim), dout.ndim
+            dbeta = dout.sum(axis=axes)
+            dgamma = _sum_product(dout, cache.x_hat)
+            dx = dout * _per_channel(cache.gamma * cache.inv_std, nd)
+        self.dgamma, self.dbeta = dgamma.astype(np.float64), dbeta.astype(np.float64)
+        return dx
+
+    __call__ = forward
+
+    def __repr__(self):
+        mode = "train" if self.training else "eval"
+        return (f"BatchNorm({self.num_features}, eps={self.eps:g}, momentum={self.momentum:g}, "
+                f"mode={mode})")
