@@ -1,0 +1,243 @@
+r"""Batch norm's relatives: layer norm, group norm and instance norm.
+
+All three normalize each *example* on its own, so none of them depends on the
+other examples in the batch (or on the batch size). They differ only in which
+values share a mean and a variance. For ``x`` of shape (N, C, H, W):
+
+* LayerNorm: all of (C, H, W) of one example {cite}`ba2016layer`;
+* GroupNorm: the channels of one example split into G groups, each group with
+  its H, W {cite}`wu2018group`;
+* InstanceNorm: each channel of one example over (H, W) {cite}`ulyanov2016instance`.
+
+LayerNorm is GroupNorm with G = 1 and InstanceNorm is GroupNorm with G = C, so
+one pair of functions does the math. For (N, D) input, LayerNorm normalizes
+each row and GroupNorm each group of D/G features; InstanceNorm needs spatial
+positions and rejects (N, D). With :math:`M` values in a group, forward:
+
+.. math:: \hat x = (x-\mu_g)/\sqrt{\sigma_g^2+\epsilon},\qquad y = \gamma\hat x + \beta,
+
+with :math:`\gamma, \beta` one per channel (or feature), shared by all examples.
+Backward, with :math:`g = \partial L/\partial y` and :math:`\hat g = \gamma g`,
+sums over the M values of each group:
+
+.. math::
+   \frac{\partial L}{\partial x} = \frac{1}{\sqrt{\sigma_g^2+\epsilon}}
+      \Big(\hat g - \tfrac{1}{M}\textstyle\sum \hat g
+           - \hat x\,\tfrac{1}{M}\sum \hat g\,\hat x\Big),
+   \qquad \frac{\partial L}{\partial\gamma} = \sum_{n,h,w} g\,\hat x,
+   \qquad \frac{\partial L}{\partial\beta} = \sum_{n,h,w} g.
+
+The layer classes follow :class:`bnlib.BatchNorm`'s protocol; they keep no
+running statistics, so ``train()`` and ``eval()`` change nothing they compute.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import as_float_array, check_dout, check_eps, check_param
+
+__all__ = ["NormCache", "groupnorm_forward", "groupnorm_backward", "layernorm_forward",
+           "layernorm_backward", "instancenorm_forward", "instancenorm_backward",
+           "LayerNorm", "GroupNorm", "InstanceNorm"]
+
+
+class NormCache(NamedTuple):
+    """What the backward needs: the normalized input, gamma, 1/std per group, G."""
+
+    x_hat: np.ndarray     # shape of x
+    gamma: np.ndarray     # (C,)
+    inv_std: np.ndarray   # (N, G)
+    groups: int
+
+
+def _check_input(x, groups: int, name: str) -> np.ndarray:
+    """Validate x for a per-example norm with ``groups`` groups of channels."""
+    x = as_float_array(x, "x")
+    if x.ndim not in (2, 4):
+        raise ValueError(f"{name}: x must be 2-D (N, D) or 4-D (N, C, H, W); "
+                         f"got {x.ndim}-D input of shape {x.shape}")
+    if x.shape[0] < 1 or x.shape[1] % groups:
+        raise ValueError(f"{name}: the {x.shape[1]} channels (axis 1 of shape {x.shape}) must "
+                         f"split evenly into {groups} groups, and the batch must not be empty")
+    if x.size // (x.shape[0] * groups) < 2:
+        raise ValueError(f"{name}: each group needs at least two values to estimate a variance; "
+                         f"shape {x.shape} with {groups} group(s) gives one per group")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name}: x contains NaN or inf; the input must be finite")
+    return x
+
+
+def _check_groups(groups) -> int:
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
+        raise TypeError(f"num_groups must be an int; got {type(groups).__name__}")
+    if groups < 1:
+        raise ValueError(f"num_groups must be at least 1; got {groups}")
+    return int(groups)
+
+
+def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
+    """Reshape a (C,) vector so it broadcasts against an ndim-D batch."""
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def groupnorm_forward(x, gamma, beta, num_groups: int, eps: float = 1e-5):
+    """Group norm: statistics per example over each group of channels, ``(y, NormCache)``.
+
+    ``x``: (N, C) or (N, C, H, W) with C divisible by ``num_groups``;
+    ``gamma``, ``beta``: (C,). Float32 input gives float32 output.
+    """
+    g = _check_groups(num_groups)
+    x = _check_input(x, g, "groupnorm_forward")
+    c = x.shape[1]
+    gamma = check_param(gamma, "gamma", c).astype(x.dtype, copy=False)
+    beta = check_param(beta, "beta", c).astype(x.dtype, copy=False)
+    eps = check_eps(eps)
+    xg = x.reshape(x.shape[0], g, -1)                 # (N, G, M): one row per group
+    xmu = xg - xg.mean(axis=2, keepdims=True)
+    inv_std = 1.0 / np.sqrt((xmu * xmu).mean(axis=2) + eps)     # (N, G)
+    x_hat = (xmu * inv_std[:, :, None]).reshape(x.shape)
+    out = x_hat * _per_channel(gamma, x.ndim) + _per_channel(beta, x.ndim)
+    return out, NormCache(x_hat, gamma, inv_std, g)
+
+
+def groupnorm_backward(dout, cache: NormCache):
+    """Backward of :func:`groupnorm_forward`: ``(dx, dgamma, dbeta)``."""
+    if not isinstance(cache, NormCache):
+        raise TypeError(f"cache must be the NormCache returned by the forward function; "
+                        f"got {type(cache).__name__}")
+    x_hat, gamma, inv_std, g = cache
+    dout = check_dout(dout, x_hat.shape).astype(x_hat.dtype, copy=False)
+    nd, n = x_hat.ndim, x_hat.shape[0]
+    axes = (0,) + tuple(range(2, nd))                 # all but the channel axis
+    dbeta = dout.sum(axis=axes)
+    dgamma = (dout * x_hat).sum(axis=axes)
+    gh = (dout * _per_channel(gamma, nd)).reshape(n, g, -1)     # dL/dx_hat per group
+    xh = x_hat.reshape(n, g, -1)
+    dx = gh - gh.mean(axis=2, keepdims=True) - xh * (gh * xh).mean(axis=2, keepdims=True)
+    dx *= inv_std[:, :, None]
+    return dx.reshape(x_hat.shape), dgamma, dbeta
+
+
+def layernorm_forward(x, gamma, beta, eps: float = 1e-5):
+    """Layer norm: each example normalized over all its features, ``(y, NormCache)``.
+
+    ``x``: (N, D) with ``gamma``, ``beta`` (D,), or (N, C, H, W) with (C,).
+    """
+    return groupnorm_forward(x, gamma, beta, 1, eps)
+
+
+def layernorm_backward(dout, cache: NormCache):
+    """Backward of :func:`layernorm_forward`: ``(dx, dgamma, dbeta)``."""
+    return groupnorm_backward(dout, cache)
+
+
+def instancenorm_forward(x, gamma, beta, eps: float = 1e-5):
+    """Instance norm: each channel of each example over (H, W), ``(y, NormCache)``.
+
+    ``x``: (N, C, H, W) only (an (N, D) row has one value per channel);
+    ``gamma``, ``beta``: (C,).
+    """
+    x = as_float_array(x, "x")
+    if x.ndim != 4:
+        raise ValueError(f"instancenorm_forward: x must be 4-D (N, C, H, W), since each channel "
+                         f"needs spatial positions to average over; got shape {x.shape}")
+    return groupnorm_forward(x, gamma, beta, x.shape[1], eps)
+
+
+def instancenorm_backward(dout, cache: NormCache):
+    """Backward of :func:`instancenorm_forward`: ``(dx, dgamma, dbeta)``."""
+    return groupnorm_backward(dout, cache)
+
+
+class _PerExampleNorm:
+    """Shared bookkeeping: gamma, beta, their gradients and the train/eval flag."""
+
+    def __init__(self, num_channels: int, num_groups: int, eps: float):
+        if isinstance(num_channels, bool) or not isinstance(num_channels, numbers.Integral):
+            raise TypeError(f"the number of channels must be an int; got {type(num_channels).__name__}")
+        if num_channels < 1:
+            raise ValueError(f"the number of channels must be at least 1; got {num_channels}")
+        self.num_groups = _check_groups(num_groups)
+        if num_channels % self.num_groups:
+            raise ValueError(f"{num_channels} channels do not split evenly into "
+                             f"{self.num_groups} groups")
+        self.num_features = int(num_channels)
+        self.eps = check_eps(eps)
+        self.gamma = np.ones(self.num_features)
+        self.beta = np.zeros(self.num_features)
+        self.dgamma = self.dbeta = None
+        self.training = True
+        self._cache = None
+
+    @property
+    def params(self) -> dict:
+        return {"gamma": self.gamma, "beta": self.beta}
+
+    @property
+    def grads(self) -> dict:
+        return {"gamma": self.dgamma, "beta": self.dbeta}
+
+    def train(self):
+        """Training mode (kept for the common protocol: the output does not change)."""
+        self.training = True
+        return self
+
+    def eval(self):
+        """Eval mode (kept for the common protocol: the output does not change)."""
+        self.training = False
+        return self
+
+    def forward(self, x):
+        """Normalize ``x`` (N, C, ...) and remember what backward needs."""
+        x = as_float_array(x, "x")
+        if x.ndim < 2 or x.shape[1] != self.num_features:
+            raise ValueError(f"x must have {self.num_features} channels on axis 1; "
+                             f"got shape {x.shape}")
+        out, self._cache = groupnorm_forward(x, self.gamma, self.beta, self.num_groups, self.eps)
+        return out
+
+    def backward(self, dout):
+        """Return dx and store ``dgamma``/``dbeta`` (also in ``grads``)."""
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        dx, dgamma, dbeta = groupnorm_backward(dout, self._cache)
+        self.dgamma, self.dbeta = dgamma.astype(np.float64), dbeta.astype(np.float64)
+        return dx
+
+    __call__ = forward
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({self.num_features}, groups={self.num_groups}, "
+                f"eps={self.eps:g})")
+
+
+class LayerNorm(_PerExampleNorm):
+    """Layer norm for (N, D) or (N, C, H, W) input; ``gamma``, ``beta`` per feature/channel."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__(num_features, 1, eps)
+
+
+class GroupNorm(_PerExampleNorm):
+    """Group norm with ``num_groups`` groups of channels, for (N, C) or (N, C, H, W) input."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5):
+        super().__init__(num_channels, num_groups, eps)
+
+
+class InstanceNorm(_PerExampleNorm):
+    """Instance norm for (N, C, H, W) input: one mean and variance per example and channel."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__(num_features, num_features, eps)
+
+    def forward(self, x):
+        x = as_float_array(x, "x")
+        if x.ndim != 4:
+            raise ValueError(f"InstanceNorm needs 4-D (N, C, H, W) input; got shape {x.shape}")
+        return super().forward(x)
+
+    __call__ = forward
