@@ -33,8 +33,8 @@ def _control(p, value):
 def build_widget(anim):
     """A VBox: the picture (an HTML widget), frame controls and parameter controls.
 
-    The returned box has ``.controls`` ({name: widget}, including "frame") and
-    ``.view`` (the HTML widget) so code and tests can drive it.
+    The returned box has ``.controls`` ({name: widget}, including "frame"),
+    ``.view`` (the HTML widget) and ``.animation`` so code and tests can drive it.
     """
     n = anim.n_frames(anim.state)
     view = W.HTML(value=style_tag() + anim.current_html())
@@ -82,4 +82,5 @@ def build_widget(anim):
                   W.Box(list(controls.values()), layout=W.Layout(flex_flow="row wrap"))])
     box.controls = {"frame": frame, **controls}
     box.view = view
+    box.animation = anim
     return box

@@ -24,10 +24,12 @@ def esc(text) -> str:
 
 
 def fmt(v: float, digits: int = 3) -> str:
-    """A short number: ``0.523``, ``-12.4``, ``1.2e-05``; ``-0`` shown as ``0``."""
+    """A short number: ``0.523``, ``-12.4``, ``1.2e-05``, ``20k``; ``-0`` shown as ``0``."""
     v = float(v)
     if v == 0 or abs(v) < 5e-16:
         return "0"
+    if abs(v) >= 10_000 and v == round(v):
+        return f"{v / 1000:g}k"          # training steps: 20k reads better than 2e+04
     return f"{v:.{digits}g}"
 
 
