@@ -1,0 +1,24 @@
+"""Run the small matrix products of the experiments on one BLAS thread.
+
+The Figure-1 network multiplies (60, 784) by (784, 100): far too little work to
+share between threads. On a busy 2-core machine OpenBLAS's threads mostly wait
+for each other, and a training step takes about ten times longer than on one
+thread. ``threadpoolctl`` (optional) sets the limit; without it nothing changes.
+"""
+from __future__ import annotations
+
+import contextlib
+
+__all__ = ["one_blas_thread"]
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Context manager limiting BLAS to one thread while inside it (no-op without threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

@@ -1,0 +1,116 @@
+r"""The paper's Figure-1 network and a noise layer for the "noisy BN" experiment.
+
+:func:`mlp` builds the network of the MNIST experiment of :cite:`ioffe2015batch`:
+``depth`` fully connected hidden layers of ``width`` sigmoid units and a linear
+output scored by softmax cross-entropy, optionally with batch norm before each
+nonlinearity. Shapes: input (N, 784), logits (N, 10).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import nn
+from ..batchnorm import BatchNorm
+
+__all__ = ["MLP", "mlp", "ShiftNoise", "ACTIVATIONS", "SATURATION"]
+
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
+SATURATION = 4.0
+"""A sigmoid input with ``|z| > 4`` is called saturated: there sigma'(z) < 0.018 (vs 0.25 at 0)."""
+
+
+class ShiftNoise(nn.Layer):
+    r"""Non-stationary noise: a per-unit scale and shift redrawn at every training step.
+
+    :math:`y = s \odot x + m` with, at each training forward,
+    :math:`m_j \sim U(-\text{mean\_spread}, \text{mean\_spread})` and
+    :math:`s_j = \text{scale\_spread}^{u_j}`, :math:`u_j \sim U(-1, 1)`: the input
+    distribution of the next layer moves at every step (the "noisy BN" of
+    :cite:`santurkar2018does`). Identity in eval mode. Backward: :math:`dx = s\odot dy`.
+    """
+
+    def __init__(self, width: int, mean_spread: float, scale_spread: float, rng):
+        super().__init__()
+        for name, v in (("mean_spread", mean_spread), ("scale_spread", scale_spread)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v):
+                raise ValueError(f"{name} must be a finite number; got {v!r}")
+        if mean_spread < 0 or scale_spread < 1:
+            raise ValueError(f"need mean_spread >= 0 and scale_spread >= 1; got "
+                             f"{mean_spread}, {scale_spread}")
+        self.width, self.rng = width, rng
+        self.mean_spread, self.scale_spread = float(mean_spread), float(scale_spread)
+
+    def forward(self, x):
+        if not self.training:
+            self._cache = np.ones(self.width, dtype=x.dtype)
+            return x
+        u = self.rng.uniform(-1, 1, size=(2, self.width)).astype(x.dtype)
+        s = np.float32(self.scale_spread) ** u[0]
+        m = np.float32(self.mean_spread) * u[1]
+        self._cache = s
+        return x * s + m
+
+    def backward(self, dout):
+        return dout * self._saved()
+
+    def __repr__(self):
+        return f"ShiftNoise(mean_spread={self.mean_spread:g}, scale_spread={self.scale_spread:g})"
+
+
+class MLP(nn.Sequential):
+    """A Sequential that knows where its nonlinearities are (``act_idx``: their layer indices)."""
+
+    def __init__(self, layers, act_idx, linear_idx):
+        super().__init__(layers)
+        self.act_idx = list(act_idx)
+        self.linear_idx = list(linear_idx)
+
+    def forward_probed(self, x):
+        """Forward, also returning the input of every hidden nonlinearity (list of (N, width))."""
+        probes, wanted = [], set(self.act_idx)
+        for i, layer in enumerate(self.layers):
+            if i in wanted:
+                probes.append(x)
+            x = layer.forward(x)
+        return x, probes
+
+
+def mlp(depth: int = 3, width: int = 100, *, bn: bool = False, activation: str = "sigmoid",
+        init_scale: float | None = None, dropout: float = 0.0, bn_position: str = "before",
+        noise: tuple[float, float] | None = None, seed: int = 0, rng=None, d_in: int = 784,
+        n_classes: int = 10) -> MLP:
+    r"""The Figure-1 network: ``depth`` x [Linear -> (BN) -> activation -> (Dropout)] -> Linear.
+
+    Weights are :math:`\mathcal N(0, s^2)` with ``s = init_scale`` (default
+    :math:`1/\sqrt{d_{in}}` of each layer), biases 0. ``bn_position="after"``
+    puts BN after the nonlinearity instead. ``noise=(mean_spread, scale_spread)``
+    inserts :class:`ShiftNoise` right before each nonlinearity (after BN if any):
+    a per-unit shift and scale redrawn at every training step.
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
+    if bn_position not in ("before", "after"):
+        raise ValueError(f"bn_position must be 'before' or 'after'; got {bn_position!r}")
+    if not isinstance(depth, int) or depth < 1 or not isinstance(width, int) or width < 1:
+        raise ValueError(f"depth and width must be positive ints; got {depth!r}, {width!r}")
+    rng = np.random.default_rng([seed, 0]) if rng is None else rng
+    layers, act_idx, linear_idx, d = [], [], [], d_in
+    for i in range(depth):
+        linear_idx.append(len(layers))
+        layers.append(nn.Linear(d, width, rng, scale=init_scale, input_grad=i > 0))
+        if bn and bn_position == "before":
+            layers.append(BatchNorm(width))
+        if noise is not None:
+            layers.append(ShiftNoise(width, *noise, rng=rng))
+        act_idx.append(len(layers))
+        layers.append(ACTIVATIONS[activation]())
+        if bn and bn_position == "after":
+            layers.append(BatchNorm(width))
+        if dropout:
+            layers.append(nn.Dropout(dropout, rng))
+        d = width
+    linear_idx.append(len(layers))
+    layers.append(nn.Linear(d, n_classes, rng, scale=init_scale))
+    return MLP(layers, act_idx, linear_idx)
