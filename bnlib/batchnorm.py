@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import as_float_array, check_batch, check_dout, check_eps, check_param
+from ._layout import Layout
 
 __all__ = ["BNCache", "batchnorm_forward", "batchnorm_backward", "batchnorm_inference",
            "batch_statistics", "fold_into_linear", "BatchNorm"]
@@ -53,34 +54,58 @@ def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
     return v if ndim == 2 else v.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+# --- the fast path -------------------------------------------------------------
+# The batch is handled as the wide matrix of bnlib._layout (read its docstring for
+# why); results are written into arrays made once (np.empty_like, out=, in-place
+# operators) rather than into a new temporary per operation.
+
 def _sum_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-channel sum of a * b without materialising the product."""
-    spec = "nd,nd->d" if a.ndim == 2 else "nchw,nchw->c"
-    return np.einsum(spec, a, b)
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    lay = Layout.of(a)
+    return lay.fold(np.einsum("nk,nk->k", lay.matrix(a), lay.matrix(b)))
+
+
+def _moments(x: np.ndarray, lay: Layout, centred: np.ndarray):
+    """Per-channel mean and biased variance of the matrix ``x``; ``x - mean`` goes into ``centred``.
+
+    Two passes, mean first, then the mean squared deviation: the one-pass
+    E[x^2] - E[x]^2 saves a pass but cancels catastrophically when |mean| >> std.
+    """
+    m = x.size // lay.C
+    mu = lay.fold(np.add.reduce(x, axis=0)) / m
+    mu_row = lay.pattern(mu)
+    sq = 0
+    for s in lay.slabs():
+        d = np.subtract(x[s], mu_row, out=centred[s])
+        sq = sq + np.einsum("nk,nk->k", d, d)       # reads the slab just written, from cache
+    return mu, lay.fold(sq) / m
 
 
 def batch_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and biased variance of a 2-D or 4-D batch."""
-    axes = _axes(x.ndim)
-    mu = x.mean(axis=axes)
-    xmu = x - _per_channel(mu, x.ndim)
-    m = x.size // x.shape[1]
-    return mu, _sum_product(xmu, xmu) / m
+    x = np.ascontiguousarray(x)
+    lay = Layout.of(x)
+    x = lay.matrix(x)
+    return _moments(x, lay, np.empty_like(x))
 
 
 def _train_forward(x, gamma, beta, eps):
     """Forward in training mode; also returns the batch mean and variance."""
-    nd = x.ndim
-    axes = _axes(nd)
-    m = x.size // x.shape[1]
-    mu = x.mean(axis=axes)
-    x_hat = x - _per_channel(mu, nd)           # the one large temporary ...
-    var = _sum_product(x_hat, x_hat) / m
-    inv_std = 1.0 / np.sqrt(var + eps)
-    x_hat *= _per_channel(inv_std, nd)         # ... normalized in place
-    out = x_hat * _per_channel(gamma, nd)
-    out += _per_channel(beta, nd)
-    return out, BNCache(x_hat, gamma, inv_std), mu, var
+    x = np.ascontiguousarray(x)
+    lay = Layout.of(x)
+    x = lay.matrix(x)
+    x_hat, out = np.empty_like(x), np.empty_like(x)
+    mu, var = _moments(x, lay, x_hat)            # x_hat now holds x - mu ...
+    inv_std = 1.0 / np.sqrt(var + eps)           # (eps is a Python float: the dtype stays x's)
+    inv_std_row, gamma_row, beta_row = (lay.pattern(v) for v in (inv_std, gamma, beta))
+    for s in lay.slabs():
+        xh, o = x_hat[s], out[s]
+        xh *= inv_std_row                        # ... normalized in place
+        np.multiply(xh, gamma_row, out=o)
+        o += beta_row
+    shape = lay.shape
+    return out.reshape(shape), BNCache(x_hat.reshape(shape), gamma, inv_std), mu, var
 
 
 def _params(x, gamma, beta):
@@ -108,16 +133,24 @@ def batchnorm_backward(dout, cache: BNCache):
         raise TypeError(f"cache must be the BNCache returned by batchnorm_forward; got "
                         f"{type(cache).__name__}")
     x_hat, gamma, inv_std = cache
-    dout = check_dout(dout, x_hat.shape).astype(x_hat.dtype, copy=False)
-    nd, axes = x_hat.ndim, _axes(x_hat.ndim)
-    m = x_hat.size // x_hat.shape[1]
-    dbeta = dout.sum(axis=axes)
-    dgamma = _sum_product(dout, x_hat)
-    dx = x_hat * _per_channel(dgamma / -m, nd)
-    dx += dout
-    dx -= _per_channel(dbeta / m, nd)
-    dx *= _per_channel(gamma * inv_std, nd)
-    return dx, dgamma, dbeta
+    dout = np.ascontiguousarray(check_dout(dout, x_hat.shape), dtype=x_hat.dtype)
+    lay = Layout.of(x_hat)
+    x_hat, dout = lay.matrix(x_hat), lay.matrix(dout)
+    m = x_hat.size // lay.C
+    slabs = lay.slabs()
+    dbeta = dgamma = 0
+    for s in slabs:      # both sums in one sweep: the second finds the slab of dout in cache
+        dbeta = dbeta + np.add.reduce(dout[s], axis=0)
+        dgamma = dgamma + np.einsum("nk,nk->k", dout[s], x_hat[s])
+    dbeta, dgamma = lay.fold(dbeta), lay.fold(dgamma)
+    a, b, k = (lay.pattern(v) for v in (dgamma / -m, dbeta / m, gamma * inv_std))
+    dx = np.empty_like(x_hat)
+    for s in slabs:      # dx = gamma * inv_std * (dout - dbeta/m - x_hat * dgamma/m)
+        d = np.multiply(x_hat[s], a, out=dx[s])
+        d += dout[s]
+        d -= b
+        d *= k
+    return dx.reshape(lay.shape), dgamma, dbeta
 
 
 def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
