@@ -135,8 +135,8 @@ def as_output(value, name: str, shape: tuple[int, ...], what: str) -> np.ndarray
     if isinstance(value, (list, tuple)):
         raise Fail(f"`{name}` from {what} is a Python {type(value).__name__}; return a numpy "
                    f"array of shape {shape} (numpy operations give you one).")
-    if np.isscalar(value) and shape == ():
-        value = np.asarray(value)
+    if isinstance(value, (np.generic, int, float)) and not isinstance(value, (bool, np.bool_)):
+        value = np.asarray(value)   # a number: let the shape check explain
     if not isinstance(value, np.ndarray):
         raise Fail(f"`{name}` from {what} is a {type(value).__name__}; it should be a numpy "
                    f"array of shape {shape}.")
