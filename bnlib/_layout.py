@@ -27,6 +27,7 @@ Nothing here calls BLAS, so numpy's BLAS thread settings do not matter.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -52,17 +53,12 @@ class Layout:
     C: int        # channels (features)
     L: int        # values per channel in one sample: H·W, or 1 for 2-D input
     itemsize: int
+    slabs: tuple[slice, ...]   # consecutive row ranges of the matrix, each about SLAB_BYTES
 
-    @classmethod
-    def of(cls, a: np.ndarray) -> "Layout":
-        """Choose r for a batch like ``a``: the largest divisor of N that keeps a row near ROW_BYTES."""
-        n, c = a.shape[0], a.shape[1]
-        sample = a.size // n
-        r = 1
-        if a.nbytes >= SMALL_BYTES:
-            r_max = min(n, max(1, ROW_BYTES // (sample * a.itemsize)))
-            r = max(d for d in range(1, r_max + 1) if n % d == 0)
-        return cls(tuple(a.shape), r, c, sample // c, a.itemsize)
+    @staticmethod
+    def of(a: np.ndarray) -> "Layout":
+        """The layout for a batch like ``a`` (cached: a training loop asks for the same few)."""
+        return _layout(a.shape, a.itemsize)
 
     def matrix(self, a: np.ndarray) -> np.ndarray:
         """``a`` (C-contiguous, of this layout's shape) as the (rows, r·C·L) matrix; a view."""
@@ -70,8 +66,11 @@ class Layout:
 
     def pattern(self, v: np.ndarray) -> np.ndarray:
         """A (C,) vector expanded to one matrix row: each channel's value L times, r times over."""
-        p = np.repeat(v, self.L) if self.L > 1 else v
-        return np.tile(p, self.r) if self.r > 1 else p
+        if self.r == 1 and self.L == 1:
+            return v
+        row = np.empty((self.r, self.C, self.L), v.dtype)
+        row[...] = v[:, None]          # one broadcasting copy: cheaper than np.tile + np.repeat
+        return row.reshape(-1)
 
     def fold(self, row: np.ndarray) -> np.ndarray:
         """A (r·C·L,) column sum of the matrix folded to per-channel totals, shape (C,)."""
@@ -79,8 +78,16 @@ class Layout:
             return row
         return row.reshape(self.r, self.C, self.L).sum(axis=(0, 2))
 
-    def slabs(self) -> list[slice]:
-        """Consecutive row ranges of the matrix, each about SLAB_BYTES (at least one row)."""
-        rows = self.shape[0] // self.r
-        step = max(1, SLAB_BYTES // (self.r * self.C * self.L * self.itemsize))
-        return [slice(i, i + step) for i in range(0, rows, step)]
+
+@lru_cache(maxsize=128)
+def _layout(shape: tuple[int, ...], itemsize: int) -> Layout:
+    """Choose r, the largest divisor of N that keeps a matrix row near ROW_BYTES."""
+    n, c = shape[0], shape[1]
+    sample = int(np.prod(shape[1:]))
+    r = 1
+    if n * sample * itemsize >= SMALL_BYTES:
+        r_max = min(n, max(1, ROW_BYTES // (sample * itemsize)))
+        r = max(d for d in range(1, r_max + 1) if n % d == 0)
+    step = max(1, SLAB_BYTES // (r * sample * itemsize))
+    slabs = tuple(slice(i, i + step) for i in range(0, n // r, step))
+    return Layout(tuple(shape), r, c, sample // c, itemsize, slabs)

@@ -76,7 +76,7 @@ def _moments(x: np.ndarray, lay: Layout, centred: np.ndarray):
     mu = lay.fold(np.add.reduce(x, axis=0)) / m
     mu_row = lay.pattern(mu)
     sq = 0
-    for s in lay.slabs():
+    for s in lay.slabs:
         d = np.subtract(x[s], mu_row, out=centred[s])
         sq = sq + np.einsum("nk,nk->k", d, d)       # reads the slab just written, from cache
     return mu, lay.fold(sq) / m
@@ -99,7 +99,7 @@ def _train_forward(x, gamma, beta, eps):
     mu, var = _moments(x, lay, x_hat)            # x_hat now holds x - mu ...
     inv_std = 1.0 / np.sqrt(var + eps)           # (eps is a Python float: the dtype stays x's)
     inv_std_row, gamma_row, beta_row = (lay.pattern(v) for v in (inv_std, gamma, beta))
-    for s in lay.slabs():
+    for s in lay.slabs:
         xh, o = x_hat[s], out[s]
         xh *= inv_std_row                        # ... normalized in place
         np.multiply(xh, gamma_row, out=o)
@@ -137,15 +137,14 @@ def batchnorm_backward(dout, cache: BNCache):
     lay = Layout.of(x_hat)
     x_hat, dout = lay.matrix(x_hat), lay.matrix(dout)
     m = x_hat.size // lay.C
-    slabs = lay.slabs()
     dbeta = dgamma = 0
-    for s in slabs:      # both sums in one sweep: the second finds the slab of dout in cache
+    for s in lay.slabs:  # both sums in one sweep: the second finds the slab of dout in cache
         dbeta = dbeta + np.add.reduce(dout[s], axis=0)
         dgamma = dgamma + np.einsum("nk,nk->k", dout[s], x_hat[s])
     dbeta, dgamma = lay.fold(dbeta), lay.fold(dgamma)
     a, b, k = (lay.pattern(v) for v in (dgamma / -m, dbeta / m, gamma * inv_std))
     dx = np.empty_like(x_hat)
-    for s in slabs:      # dx = gamma * inv_std * (dout - dbeta/m - x_hat * dgamma/m)
+    for s in lay.slabs:  # dx = gamma * inv_std * (dout - dbeta/m - x_hat * dgamma/m)
         d = np.multiply(x_hat[s], a, out=dx[s])
         d += dout[s]
         d -= b
