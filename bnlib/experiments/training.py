@@ -149,7 +149,8 @@ class _Recorder:
 
 def train(model: MLP, data=None, *, steps: int = 2000, lr: float = 0.5, batch_size: int = 60,
           eval_every: int = 100, n_eval: int = 2000, probe: int = 0, unit: int = 0,
-          record_grads: bool = False, n_train_eval: int = 0, seed: int = 0) -> History:
+          record_grads: bool = False, n_train_eval: int = 0, seed: int = 0,
+          hook=None, hook_every: int = 100) -> History:
     """Train ``model`` in place with plain SGD and return its :class:`History`.
 
     ``data``: a FashionMNIST result or ``(x_train, y_train, x_test, y_test)``
@@ -158,15 +159,17 @@ def train(model: MLP, data=None, *, steps: int = 2000, lr: float = 0.5, batch_si
     (and at step 0) the recorders run on fixed subsets: the first ``n_eval`` test
     examples; the first ``probe`` of them for activation statistics (0 = off); the
     first ``n_train_eval`` training examples for train accuracy (0 = off). A
-    non-finite loss stops training (``diverged_at``).
+    non-finite loss stops training (``diverged_at``). ``hook(step, model, x, y)``
+    is called every ``hook_every`` steps after backward and before the update
+    (the gradients of batch ``x, y`` are in the layers' ``grads``).
     """
     with one_blas_thread():
         return _train(model, data, steps, lr, batch_size, eval_every, n_eval, probe, unit,
-                      record_grads, n_train_eval, seed)
+                      record_grads, n_train_eval, seed, hook, hook_every)
 
 
 def _train(model, data, steps, lr, batch_size, eval_every, n_eval, probe, unit, record_grads,
-           n_train_eval, seed) -> History:
+           n_train_eval, seed, hook, hook_every) -> History:
     x_tr, y_tr, x_te, y_te = split_data(data)
     if steps < 0 or eval_every < 1 or batch_size < 2 or n_eval < 1:
         raise ValueError(f"need steps >= 0, eval_every >= 1, batch_size >= 2, n_eval >= 1; got "
@@ -193,6 +196,8 @@ def _train(model, data, steps, lr, batch_size, eval_every, n_eval, probe, unit, 
             diverged_at = step
             break
         model.backward(dlogits)
+        if hook is not None and step % hook_every == 0:
+            hook(step, model, x_tr[idx], y_tr[idx])
         opt.step(model)
         rec.after_step(loss)
         if step % eval_every == 0:
