@@ -157,7 +157,8 @@ class GradientFlow(Animation):
             notes.append(f"With a uniform dy the two parts cancel: max |dx| = {np.abs(dx).max():.1e}. "
                          "Shifting every y by the same amount is undone by BN, so x gets no gradient.")
         cap = (f"Backward {j + 1}/{len(graph.NODES)}: {_d(n.name)} times the local derivative of "
-               f"{LABEL[n.name]} goes to {', '.join(LABEL[p] for p in n.parents)}. " + " ".join(notes))
+               f"{LABEL[n.name]} goes to {', '.join(LABEL[p] for p in n.parents)}. " + " ".join(notes)
+               + " Edge labels: entry [0, 0] of the gradient sent along each edge.")
         return self._frame(svg, "".join(parts), cap, {
             "phase": "backward", "node": n.name, "upstream": step.upstream,
             "to_parents": dict(step.to_parents), "totals": dict(step.totals)})
