@@ -1,0 +1,293 @@
+"""Benchmarks for `make bench`: the compact batch norm's speed and the book's budgets.
+
+Speed: bnlib's compact forward+backward, the staged graph and PyTorch's CPU
+batch norm (one thread, when torch is installed), timed in interleaved rounds
+so that a busy machine slows every contender alike; the ratios; the effective
+memory bandwidth against ``np.copyto`` on the same arrays; the geometric mean
+of bnlib/torch against the goal (<= 1.0). Budgets (scripts/bench_book.py):
+notebook time and memory, cold and warm book builds, widget latency and
+`make test`. Everything printed is also written to _build/bench/bench.md.
+
+    python scripts/bench.py                 # everything (make test last: minutes)
+    python scripts/bench.py --quick --skip-build --skip-test
+    python scripts/bench.py --only speed
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))          # bnlib from this checkout, even if not installed
+
+import bnlib                            # noqa: E402
+from bnlib import graph                 # noqa: E402
+
+CASES = [("functional", (64, 100)), ("functional", (256, 1024)), ("functional", (4096, 1024)),
+         ("layer", (32, 64, 16, 16))]
+DTYPES = (np.float32, np.float64)
+GOAL = 1.0            # geometric mean of bnlib/torch must be at most this
+
+
+# --- pure helpers (tested in tests/test_bench.py) --------------------------------
+
+def geomean(values) -> float:
+    """Geometric mean of positive numbers (nan if there are none)."""
+    values = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
+    return math.exp(sum(map(math.log, values)) / len(values)) if values else float("nan")
+
+
+def verdict(value, limit) -> str:
+    """'PASS' when value <= limit, 'MISS' otherwise (or when value is missing)."""
+    return "PASS" if value is not None and math.isfinite(value) and value <= limit else "MISS"
+
+
+def md_table(header, rows) -> str:
+    """A markdown table; None cells print as an en dash."""
+    fmt = [["–" if c is None else str(c) for c in row] for row in rows]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in fmt])
+
+
+def summarize(samples) -> dict:
+    """Median and min of a list of per-call times in seconds."""
+    return {"median": statistics.median(samples), "min": min(samples)}
+
+
+def compulsory_bytes(nbytes: int) -> int:
+    """Bytes one forward+backward must move at the very least.
+
+    Forward reads x and writes y and x_hat; backward reads dout and x_hat and
+    writes dx: six arrays the size of x.
+    """
+    return 6 * nbytes
+
+
+def interleaved(fns: dict, budget_s: float = 0.4, max_rounds: int = 200, min_rounds: int = 5):
+    """Time each callable once per round, rounds interleaved; {name: [seconds per call]}.
+
+    Interleaving matters on a shared machine: a burst of load hits every
+    contender in that round instead of one contender's whole run. Each sample
+    repeats a call enough times to last about a millisecond, so timer
+    resolution and call jitter do not dominate tiny cases.
+    """
+    reps = {}
+    for name, f in fns.items():
+        f()                                         # warm-up: caches, allocator, lazy imports
+        t0 = time.perf_counter(); f(); one = time.perf_counter() - t0
+        reps[name] = max(1, int(1e-3 / max(one, 1e-9)))
+    per_round = sum(reps[n] * _one_call(fns[n]) for n in fns)
+    rounds = int(min(max_rounds, max(min_rounds, budget_s * len(fns) / max(per_round, 1e-9))))
+    out = {n: [] for n in fns}
+    for _ in range(rounds):
+        for name, f in fns.items():
+            k = reps[name]
+            t0 = time.perf_counter()
+            for _ in range(k):
+                f()
+            out[name].append((time.perf_counter() - t0) / k)
+    return out
+
+
+def _one_call(f) -> float:
+    t0 = time.perf_counter(); f(); return time.perf_counter() - t0
+
+
+def round_ratio(a, b) -> float:
+    """Median over rounds of a[i] / b[i]: robust to load that drifts between rounds."""
+    return statistics.median(x / y for x, y in zip(a, b))
+
+
+# --- the contenders ---------------------------------------------------------------
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    return torch
+
+
+def contenders(kind, shape, dtype, torch):
+    """{name: callable} running one forward+backward of each implementation."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    dout = rng.standard_normal(shape).astype(dtype)
+    c = shape[1]
+    gamma, beta = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
+    fns = {}
+    if kind == "layer":
+        layer = bnlib.BatchNorm(c)
+        layer.gamma, layer.beta = gamma, beta
+        fns["bnlib"] = lambda: (layer.forward(x), layer.backward(dout))
+    else:
+        fns["bnlib"] = lambda: bnlib.batchnorm_backward(dout, bnlib.batchnorm_forward(x, gamma, beta)[1])
+        fns["staged"] = lambda: graph.backward(dout, graph.forward(x, gamma, beta)[1])
+    if torch is not None:
+        tx, tg = torch.from_numpy(x), torch.from_numpy(dout)
+        tgam, tbeta = torch.from_numpy(gamma), torch.from_numpy(beta)
+        # ATen's own CPU kernels, called directly: no autograd bookkeeping on either side
+        rm = torch.zeros(c, dtype=tx.dtype) if kind == "layer" else None
+        rv = torch.ones(c, dtype=tx.dtype) if kind == "layer" else None
+        aten = torch.ops.aten
+
+        def torch_fb():
+            y, mean, invstd = aten.native_batch_norm(tx, tgam, tbeta, rm, rv, True, 0.1, 1e-5)
+            return aten.native_batch_norm_backward(tg, tx, tgam, rm, rv, mean, invstd, True, 1e-5,
+                                                   [True, True, True])
+        fns["torch"] = torch_fb
+        # what a PyTorch user runs: the functional op under autograd; autograd.grad returns
+        # fresh gradients, so no .grad accumulation pass is timed
+        ax, aw, ab = (t.clone().requires_grad_() for t in (tx, tgam, tbeta))
+        fbn = torch.nn.functional.batch_norm
+        fns["torch autograd"] = lambda: torch.autograd.grad(
+            fbn(ax, rm, rv, aw, ab, True, 0.1, 1e-5), (ax, aw, ab), tg)
+    buf = np.empty_like(x)
+    fns["copyto"] = lambda: np.copyto(buf, x)
+    return fns, x.nbytes
+
+
+def speed(quick: bool, torch):
+    """Run every case; return (markdown, geomean of bnlib/torch or None)."""
+    budget = 0.15 if quick else 0.5
+    rows, ratios, ratios_auto = [], [], []
+    for kind, shape in CASES:
+        for dtype in DTYPES:
+            fns, nbytes = contenders(kind, shape, dtype, torch)
+            t = interleaved(fns, budget_s=budget)
+            s = {k: summarize(v) for k, v in t.items()}
+            r_torch = round_ratio(t["bnlib"], t["torch"]) if "torch" in t else None
+            r_auto = round_ratio(t["bnlib"], t["torch autograd"]) if "torch" in t else None
+            r_staged = round_ratio(t["staged"], t["bnlib"]) if "staged" in t else None
+            if r_torch is not None:
+                ratios.append(r_torch)
+                ratios_auto.append(r_auto)
+            bw = compulsory_bytes(nbytes) / s["bnlib"]["median"] / 1e9
+            bw_copy = 2 * nbytes / s["copyto"]["median"] / 1e9
+            ms = lambda k: (f"{s[k]['median'] * 1e3:.3f} / {s[k]['min'] * 1e3:.3f}" if k in s else None)
+            rows.append([f"{'BatchNorm layer' if kind == 'layer' else 'compact fn'} {shape}",
+                         np.dtype(dtype).name, ms("bnlib"), ms("staged"),
+                         ms("torch") if torch else "not installed", ms("torch autograd"),
+                         f"{r_torch:.2f}" if r_torch else None, f"{r_auto:.2f}" if r_auto else None,
+                         f"{r_staged:.1f}" if r_staged else None,
+                         f"{bw:.1f}", f"{bw_copy:.1f}", f"{bw / bw_copy:.0%}"])
+            print(f"  {rows[-1][0]} {rows[-1][1]}: bnlib/torch {rows[-1][6]} (autograd {rows[-1][7]})", file=sys.stderr)
+    header = ["case", "dtype", "bnlib ms (median / min)", "staged ms", "torch ATen ms (1 thread)",
+              "torch autograd ms", "bnlib/torch ATen", "bnlib/torch autograd", "staged/bnlib", "bnlib GB/s", "copyto GB/s", "of copy bandwidth"]
+    gm = geomean(ratios) if ratios else None
+    gm_auto = geomean(ratios_auto) if ratios else None
+    lines = ["## Speed: forward + backward", "", md_table(header, rows), "",
+             "Times are per forward+backward call, median / min over interleaved rounds; ratios are "
+             "the median of per-round ratios. torch = ATen's CPU kernels (`native_batch_norm` and "
+             "its backward) with `torch.set_num_threads(1)`; the layer case includes the "
+             "running-statistics update on both sides. Bandwidth counts the six arrays a "
+             "forward+backward must touch (x, y, x_hat; dout, x_hat, dx) over the median time; "
+             "copyto moves two (read + write) and is the floor for one pass.", ""]
+    if gm is None:
+        lines.append("Geometric mean of bnlib/torch: torch not installed, goal not measured.")
+    else:
+        lines.append(f"**Geometric mean of bnlib/torch over {len(ratios)} cases: {gm:.2f} against "
+                     f"ATen's kernels called directly ({verdict(gm, GOAL)}), {gm_auto:.2f} against "
+                     f"torch's batch_norm under autograd ({verdict(gm_auto, GOAL)})**; goal <= {GOAL}.")
+    return "\n".join(lines), (gm, gm_auto)
+
+
+def reductions(quick: bool):
+    """Alternatives for the per-channel sums and broadcasts the compact path is built on."""
+    from bnlib._layout import Layout
+
+    rng = np.random.default_rng(0)
+    x2 = rng.standard_normal((4096, 1024)).astype(np.float32)
+    x4 = rng.standard_normal((32, 64, 16, 16)).astype(np.float32)
+    ones = np.ones(x2.shape[0], np.float32)
+    l2, l4 = Layout.of(x2), Layout.of(x4)
+    m2, m4 = l2.matrix(x2), l4.matrix(x4)
+    v, row = x2[0].copy(), l2.pattern(x2[0].copy())
+    out2 = np.empty_like(m2)
+    groups = {
+        "column sum of (4096, 1024) float32": {
+            "x.sum(axis=0)": lambda: x2.sum(axis=0),
+            "np.add.reduce(x, axis=0)": lambda: np.add.reduce(x2, axis=0),
+            "np.einsum('nd->d', x)": lambda: np.einsum("nd->d", x2),
+            "ones @ x (BLAS gemv)": lambda: ones @ x2,
+            "wide matrix: column sum + fold (used)": lambda: l2.fold(np.add.reduce(m2, axis=0)),
+        },
+        "per-channel sum of (32, 64, 16, 16) float32": {
+            "x.sum(axis=(0, 2, 3))": lambda: x4.sum(axis=(0, 2, 3)),
+            "reshape (N, C, H*W), sum(axis=(0, 2))": lambda: x4.reshape(32, 64, -1).sum(axis=(0, 2)),
+            "np.einsum('nchw->c', x)": lambda: np.einsum("nchw->c", x4),
+            "wide matrix: column sum + fold (used)": lambda: l4.fold(np.add.reduce(m4, axis=0)),
+        },
+        "x - mu on (4096, 1024) float32, into a buffer": {
+            "broadcast a (D,) vector": lambda: np.subtract(x2, v, out=out2.reshape(x2.shape)),
+            f"wide matrix, row pattern (r={l2.r}) (used)": lambda: np.subtract(m2, row, out=out2),
+        },
+    }
+    lines = ["## Reductions and broadcasts compared", ""]
+    for title, fns in groups.items():
+        t = interleaved(fns, budget_s=0.05 if quick else 0.2)
+        base = statistics.median(next(iter(t.values())))
+        rows = [[name, f"{statistics.median(v) * 1e3:.3f}", f"{statistics.median(v) / base:.2f}"]
+                for name, v in t.items()]
+        lines += [f"**{title}**", "", md_table(["method", "ms (median)", "vs first"], rows), ""]
+    return "\n".join(lines)
+
+
+def thread_check(quick: bool):
+    """Time the compact path with numpy's BLAS limited to 1 thread and unlimited."""
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        return "BLAS threads: threadpoolctl not installed, not measured."
+    fns, _ = contenders("functional", (4096, 1024), np.float32, None)
+    n = max((p.get("num_threads", 1) for p in threadpool_info()), default=1)
+
+    def limited():
+        with threadpool_limits(1):
+            fns["bnlib"]()
+    t = interleaved({"1 thread": limited, f"{n} threads": fns["bnlib"]}, budget_s=0.1 if quick else 0.3)
+    r = round_ratio(t["1 thread"], t[f"{n} threads"])
+    return (f"BLAS threads: compact (4096, 1024) float32 with numpy's BLAS at 1 thread vs {n} "
+            f"threads: time ratio {r:.2f} (about 1: the compact path calls no BLAS routine).")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer rounds (noisier)")
+    p.add_argument("--only", choices=["speed", "book"], help="run one half only")
+    p.add_argument("--skip-build", action="store_true", help="skip the cold and warm book builds")
+    p.add_argument("--skip-test", action="store_true", help="skip timing `make test` (minutes)")
+    p.add_argument("--notebooks", nargs="*", help="notebooks to time (default: book/*.ipynb)")
+    p.add_argument("--test-dir", default=str(ROOT), help="where to run `make test` (default: here)")
+    p.add_argument("--out", default=str(ROOT / "_build" / "bench" / "bench.md"))
+    a = p.parse_args(argv)
+    parts = [f"# Benchmarks ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+             f"{os.cpu_count()} CPUs, numpy {np.__version__})"]
+    if a.only != "book":
+        torch = _torch()
+        parts.append(f"PyTorch: {'%s, %d thread' % (torch.__version__, torch.get_num_threads()) if torch else 'not installed'}")
+        section, _ = speed(a.quick, torch)
+        parts += [section, reductions(a.quick), thread_check(a.quick)]
+        print("\n\n".join(parts), flush=True)
+    if a.only != "speed":
+        import bench_book
+        book = bench_book.budgets(ROOT, notebooks=a.notebooks, build=not a.skip_build,
+                                  test=not a.skip_test, test_dir=Path(a.test_dir))
+        print("\n" + book, flush=True)
+        parts.append(book)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n\n".join(parts) + "\n")
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""The book's time and memory budgets, measured (called by scripts/bench.py).
+
+* each notebook executed in a fresh kernel: wall time and the kernel's peak
+  resident memory (the runner is a fresh process whose only big child is the
+  kernel, so ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` after the kernel has
+  exited is the kernel's peak);
+* a cold book build into a new temporary --path-output (no jupyter-cache, so
+  every notebook executes), then a warm rebuild of the same folder;
+* the live widgets' control-update latency (``bnlib.widgets.benchmark_updates``);
+* the total ``make test`` time.
+
+    python scripts/bench_book.py --run-notebook book/02_forward.ipynb   # one notebook, JSON out
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import md_table, verdict
+
+NOTEBOOK_S, NOTEBOOK_MIB = 30.0, 1024.0
+COLD_S, WARM_S, TEST_S = 240.0, 30.0, 600.0
+WIDGET_MS = 50.0
+
+
+def maxrss_mib(ru_maxrss: int, platform: str = sys.platform) -> float:
+    """ru_maxrss in MiB: Linux reports KiB, macOS bytes."""
+    return ru_maxrss / (2**20 if platform == "darwin" else 2**10)
+
+
+def find_notebooks(root: Path, names=None) -> list[Path]:
+    """book/*.ipynb (sorted), or the given paths; checkpoints are skipped."""
+    if names:
+        return [Path(n).resolve() for n in names]
+    return sorted(p for p in (root / "book").glob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def run_notebook(path: Path, timeout: int = 600) -> dict:
+    """Execute one notebook in a fresh kernel (in this process); time and kernel peak memory."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    t0 = time.perf_counter()
+    error = None
+    try:
+        client.execute()
+    except Exception as exc:           # report, do not stop the other notebooks
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:120] if str(exc).strip() else ''}"
+    seconds = time.perf_counter() - t0
+    peak = maxrss_mib(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return {"notebook": path.name, "seconds": seconds, "peak_mib": peak, "error": error}
+
+
+def time_notebook(path: Path) -> dict:
+    """Run :func:`run_notebook` in a new process, so the peak memory is this notebook's alone."""
+    proc = subprocess.run([sys.executable, __file__, "--run-notebook", str(path)],
+                          capture_output=True, text=True, cwd=path.parent)
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return {"notebook": path.name, "seconds": float("nan"), "peak_mib": float("nan"),
+                "error": (proc.stderr.strip().splitlines() or ["runner failed"])[-1][:120]}
+
+
+def timed(cmd, cwd: Path, env=None) -> tuple[float, int, str]:
+    """Run a command; (seconds, exit status, last line of its output)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    tail = (proc.stdout + proc.stderr).strip().splitlines()
+    return time.perf_counter() - t0, proc.returncode, tail[-1][:160] if tail else ""
+
+
+def widget_latency() -> dict | None:
+    """{animation: median ms per control update}, or None without bnlib.widgets.benchmark_updates."""
+    try:
+        import bnlib.widgets as w
+    except ImportError:
+        return None
+    fn = getattr(w, "benchmark_updates", None)
+    return fn() if callable(fn) else None
+
+
+def budgets(root: Path, notebooks=None, build=True, test=True, test_dir=None) -> str:
+    """Measure every budget; return the markdown section (also printed as it goes)."""
+    lines = ["## Book budgets", ""]
+    rows = []
+    for nb in find_notebooks(root, notebooks):
+        r = time_notebook(nb)
+        ok = r["error"] is None
+        rows.append([r["notebook"], f"{r['seconds']:.1f}", verdict(r["seconds"], NOTEBOOK_S) if ok else "MISS",
+                     f"{r['peak_mib']:.0f}", verdict(r["peak_mib"], NOTEBOOK_MIB) if ok else "MISS",
+                     r["error"] or ""])
+        print(f"  {' '.join(rows[-1][:5])} {rows[-1][5]}", file=sys.stderr, flush=True)
+    lines += [f"**Notebooks** (fresh kernel each; targets <= {NOTEBOOK_S:.0f} s and <= {NOTEBOOK_MIB:.0f} MiB)", "",
+              md_table(["notebook", "seconds", "time", "peak MiB", "memory", "error"], rows)
+              if rows else "no notebooks found", ""]
+
+    other = []
+    if build:
+        jb = str(Path(sys.executable).with_name("jupyter-book"))
+        out = Path(tempfile.mkdtemp(prefix="bnlib-bench-build-"))
+        try:
+            for label, limit in (("cold book build (new --path-output, no cache)", COLD_S),
+                                 ("warm rebuild (nothing changed)", WARM_S)):
+                s, rc, tail = timed([jb, "build", str(root), "--path-output", str(out)], root)
+                other.append([label, f"{s:.1f} s", f"<= {limit:.0f} s",
+                              verdict(s, limit) if rc == 0 else f"MISS (exit {rc}: {tail})"])
+                print(f"  {' '.join(other[-1])}", file=sys.stderr, flush=True)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+    else:
+        other.append(["book builds", "skipped (--skip-build)", "", ""])
+
+    lat = widget_latency()
+    if lat is None:
+        other.append(["widget control update", "widgets not available", f"<= {WIDGET_MS:.0f} ms", ""])
+    for name, ms in (lat or {}).items():
+        other.append([f"widget control update: {name}", f"{ms:.1f} ms", f"<= {WIDGET_MS:.0f} ms",
+                      verdict(ms, WIDGET_MS)])
+
+    if test:    # last: it takes minutes
+        env = dict(os.environ)
+        s, rc, tail = timed(["make", "--no-print-directory", "test"], Path(test_dir or root), env)
+        other.append([f"make test ({test_dir or root})", f"{s:.0f} s", f"<= {TEST_S:.0f} s",
+                      verdict(s, TEST_S) if rc == 0 else f"MISS (exit {rc}: {tail})"])
+    else:
+        other.append(["make test", "skipped (--skip-test)", f"<= {TEST_S:.0f} s", ""])
+    lines += ["**Build, widgets and tests** (2-core machine)", "",
+              md_table(["what", "measured", "target", "verdict"], other)]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--run-notebook":
+        print(json.dumps(run_notebook(Path(sys.argv[2]).resolve())))
+    else:
+        sys.exit("usage: bench_book.py --run-notebook NOTEBOOK (the budgets run from scripts/bench.py)")

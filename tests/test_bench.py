@@ -1,0 +1,123 @@
+"""Smoke tests of scripts/bench.py and scripts/bench_book.py: their pure helpers and plumbing.
+
+No timing value is asserted (the machine's load decides those); only shapes,
+formulas and that errors are reported rather than raised.
+"""
+import importlib
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+bench = importlib.import_module("bench")
+bench_book = importlib.import_module("bench_book")
+
+
+def test_geomean_is_the_nth_root_of_the_product_and_skips_missing_values():
+    assert bench.geomean([1.0, 4.0]) == pytest.approx(2.0)
+    assert bench.geomean([2.0, 8.0, None, float("nan"), 0.0]) == pytest.approx(4.0)
+    assert math.isnan(bench.geomean([]))
+
+
+@pytest.mark.parametrize("value, limit, expected", [(1.0, 1.0, "PASS"), (0.5, 1.0, "PASS"),
+                                                    (1.01, 1.0, "MISS"), (None, 1.0, "MISS"),
+                                                    (float("nan"), 1.0, "MISS")])
+def test_verdict(value, limit, expected):
+    assert bench.verdict(value, limit) == expected
+
+
+def test_md_table_has_header_separator_and_one_line_per_row():
+    text = bench.md_table(["a", "b"], [[1, None], ["x", 2.5]])
+    lines = text.splitlines()
+    assert lines[0] == "| a | b |" and lines[1] == "|---|---|"
+    assert lines[2] == "| 1 | – |" and lines[3] == "| x | 2.5 |"
+
+
+def test_summaries_ratios_and_bytes():
+    assert bench.summarize([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0}
+    assert bench.round_ratio([2.0, 4.0, 9.0], [1.0, 2.0, 3.0]) == 2.0   # ratios 2, 2, 3
+    assert bench.compulsory_bytes(10) == 60
+
+
+def test_interleaved_times_every_callable_in_every_round():
+    calls = {"a": 0, "b": 0}
+
+    def make(k):
+        def f():
+            calls[k] += 1
+        return f
+    out = bench.interleaved({"a": make("a"), "b": make("b")}, budget_s=0.001, min_rounds=3,
+                            max_rounds=4)
+    assert set(out) == {"a", "b"}
+    assert 3 <= len(out["a"]) == len(out["b"]) <= 4
+    assert all(t > 0 for t in out["a"] + out["b"]) and calls["a"] > 0 and calls["b"] > 0
+
+
+def test_contenders_without_torch_compute_the_same_gradients():
+    fns, nbytes = bench.contenders("functional", (8, 3), np.float32, None)
+    assert set(fns) == {"bnlib", "staged", "copyto"} and nbytes == 8 * 3 * 4
+    dx, dgamma, dbeta = fns["bnlib"]()
+    sx, sgamma, sbeta = fns["staged"]()
+    np.testing.assert_allclose(dx, sx, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dgamma, sgamma, rtol=1e-4, atol=1e-5)
+
+
+def test_speed_section_reports_missing_torch(monkeypatch):
+    monkeypatch.setattr(bench, "CASES", [("functional", (6, 4)), ("layer", (4, 3, 2, 2))])
+    text, means = bench.speed(quick=True, torch=None)
+    assert "not installed" in text and means == (None, None)
+    assert text.count("\n| ") >= 1 + 4          # header + 2 cases x 2 dtypes
+
+
+def test_maxrss_units():
+    assert bench_book.maxrss_mib(2048, "linux") == 2.0
+    assert bench_book.maxrss_mib(2 * 2**20, "darwin") == 2.0
+
+
+def test_find_notebooks_lists_book_notebooks_sorted(tmp_path):
+    (tmp_path / "book" / ".ipynb_checkpoints").mkdir(parents=True)
+    for name in ("b.ipynb", "a.ipynb", "c.md", ".ipynb_checkpoints/a-checkpoint.ipynb"):
+        (tmp_path / "book" / name).write_text("{}")
+    assert [p.name for p in bench_book.find_notebooks(tmp_path)] == ["a.ipynb", "b.ipynb"]
+
+
+def test_widget_latency_uses_benchmark_updates_when_present(monkeypatch):
+    import bnlib.widgets as w
+    monkeypatch.setattr(w, "benchmark_updates", lambda: {"demo": 1.5}, raising=False)
+    assert bench_book.widget_latency() == {"demo": 1.5}
+    monkeypatch.delattr(w, "benchmark_updates")
+    assert bench_book.widget_latency() is None
+
+
+def _notebook(path, *sources):
+    import nbformat
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_notebook_is_run_in_a_fresh_process_with_time_and_peak_memory(tmp_path):
+    nb = _notebook(tmp_path / "ok.ipynb", "x = sum(range(10))", "assert x == 45")
+    r = bench_book.time_notebook(nb)
+    assert r["notebook"] == "ok.ipynb" and r["error"] is None
+    assert r["seconds"] > 0 and r["peak_mib"] > 10      # a kernel is tens of MiB at least
+
+
+def test_a_failing_notebook_is_reported_not_raised(tmp_path, monkeypatch):
+    import nbclient
+
+    class Failing:
+        def __init__(self, *a, **k):
+            pass
+
+        def execute(self):
+            raise RuntimeError("cell 3 raised ValueError")
+    monkeypatch.setattr(nbclient, "NotebookClient", Failing)
+    r = bench_book.run_notebook(_notebook(tmp_path / "bad.ipynb", "1"))
+    assert "RuntimeError" in r["error"] and "cell 3" in r["error"]
+    json.dumps(r)                                       # what the runner prints must be JSON
