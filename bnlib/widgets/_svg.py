@@ -28,8 +28,8 @@ def fmt(v: float, digits: int = 3) -> str:
     v = float(v)
     if v == 0 or abs(v) < 5e-16:
         return "0"
-    if abs(v) >= 10_000 and v == round(v):
-        return f"{v / 1000:g}k"          # training steps: 20k reads better than 2e+04
+    if abs(v) >= 1000 and v == round(v):
+        return f"{v / 1000:g}k"          # training steps: 2k reads better than 2e+03
     return f"{v:.{digits}g}"
 
 

@@ -69,7 +69,9 @@ class Distributions(Animation):
         edges = np.linspace(-xlim, xlim, bins + 1)
         hist = {k: np.array([np.histogram(np.clip(s, -xlim, xlim), edges)[0] / s.size for s in r[f"samples_{k}"]])
                 for k in ("plain", "bn")}
-        top = max(h.max() for h in hist.values()) * 1.1
+        # a shared y scale, set by the typical tallest bar: a spike at initialization
+        # (every input near 0) would otherwise flatten all later histograms
+        top = max(float(np.percentile(h.max(axis=1), 90)) for h in hist.values()) * 1.15
         return {"edges": edges, "hist": hist, "top": top, "xlim": xlim}
 
     def n_frames(self, state) -> int:
