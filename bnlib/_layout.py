@@ -26,6 +26,7 @@ Nothing here calls BLAS, so numpy's BLAS thread settings do not matter.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -62,7 +63,7 @@ class Layout:
 
     def matrix(self, a: np.ndarray) -> np.ndarray:
         """``a`` (C-contiguous, of this layout's shape) as the (rows, r·C·L) matrix; a view."""
-        return a.reshape(self.shape[0] // self.r, -1)
+        return a.reshape(self.shape[0] // self.r, self.r * self.C * self.L)
 
     def pattern(self, v: np.ndarray) -> np.ndarray:
         """A (C,) vector expanded to one matrix row: each channel's value L times, r times over."""
@@ -83,11 +84,11 @@ class Layout:
 def _layout(shape: tuple[int, ...], itemsize: int) -> Layout:
     """Choose r, the largest divisor of N that keeps a matrix row near ROW_BYTES."""
     n, c = shape[0], shape[1]
-    sample = int(np.prod(shape[1:]))
+    sample = math.prod(shape[1:])
     r = 1
     if n * sample * itemsize >= SMALL_BYTES:
         r_max = min(n, max(1, ROW_BYTES // (sample * itemsize)))
         r = max(d for d in range(1, r_max + 1) if n % d == 0)
-    step = max(1, SLAB_BYTES // (r * sample * itemsize))
+    step = max(1, SLAB_BYTES // max(1, r * sample * itemsize))
     slabs = tuple(slice(i, i + step) for i in range(0, n // r, step))
-    return Layout(tuple(shape), r, c, sample // c, itemsize, slabs)
+    return Layout(tuple(shape), r, c, sample // c if c else 0, itemsize, slabs)

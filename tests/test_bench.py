@@ -40,7 +40,7 @@ def test_md_table_has_header_separator_and_one_line_per_row():
 
 def test_summaries_ratios_and_bytes():
     assert bench.summarize([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0}
-    assert bench.round_ratio([2.0, 4.0, 9.0], [1.0, 2.0, 3.0]) == 2.0   # ratios 2, 2, 3
+    assert bench.best_ratio([2.0, 4.0, 9.0], [3.0, 1.0, 5.0]) == 2.0
     assert bench.compulsory_bytes(10) == 60
 
 
