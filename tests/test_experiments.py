@@ -82,3 +82,137 @@ def test_divergence_is_caught_and_reported():
                   seed=0), data, steps=100, lr=1e3, eval_every=10, n_eval=100)
     assert h.diverged_at is not None and h.steps.tolist() == list(range(0, 101, 10))
     assert h.test_acc[-1] == pytest.approx(0.25)      # chance level for 4 classes
+
+
+# --- the claim functions, on a toy problem and tiny budgets ----------------------
+
+import dataclasses  # noqa: E402
+
+from bnlib import experiments as E  # noqa: E402
+
+TOY = _toy_data()
+
+
+def _same(a, b):
+    """Two results of the same call: every array field identical."""
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray):
+            np.testing.assert_array_equal(x, y, err_msg=f.name)
+
+
+def _twice(fn, **kw):
+    r1, r2 = fn(data=TOY, **kw), fn(data=TOY, **kw)
+    _same(r1, r2)
+    return r1
+
+
+def test_figure1_fields_and_speed_measure():
+    r = _twice(E.figure1, steps=120, eval_every=20, n_samples=40)
+    t = len(r.steps)
+    assert r.steps.tolist() == list(range(0, 121, 20))
+    for name in ("test_acc_bn", "test_acc_plain", "loss_bn", "loss_plain"):
+        assert getattr(r, name).shape == (t,)
+    assert r.percentiles_bn.shape == r.percentiles_plain.shape == (t, 3)
+    assert r.samples_bn.shape == r.samples_plain.shape == (t, 40)
+    np.testing.assert_allclose(r.percentiles_bn[:, 1], np.median(r.samples_bn, axis=1), rtol=1e-5)
+    assert r.loss_bn[-1] < r.loss_bn[1]
+    s = r.steps_to_accuracy(0.6)
+    assert isinstance(s, E.StepsTo) and s.bn <= 120
+    assert np.isnan(r.steps_to_accuracy(1.01).bn)
+
+
+def test_drift_shapes_and_ranges():
+    r = _twice(E.drift, steps=60, eval_every=20, probe=50)
+    assert r.mean.shape == r.std.shape == r.saturated.shape == (4, 3)
+    assert np.all((0 <= r.saturated) & (r.saturated <= 1)) and np.all(r.std > 0)
+
+
+@pytest.mark.parametrize("fn, values", [(E.lr_sweep, "rates"), (E.init_sweep, "scales")])
+def test_sweeps(fn, values):
+    grid = (0.01, 0.5, 1e3) if fn is E.lr_sweep else (1e-3, 0.1)
+    r = _twice(fn, steps=40, **{values: grid})
+    assert r.acc_bn.shape == r.acc_plain.shape == (len(grid),)
+    for v in (r.largest_bn, r.largest_plain, r.smallest_bn, r.smallest_plain):
+        assert np.isnan(v) or v in grid
+    trained = r.values[r.acc_bn >= r.threshold]
+    assert (np.isnan(r.largest_bn) and trained.size == 0) or r.largest_bn == trained.max()
+
+
+def test_deep_sigmoid_shapes():
+    r = _twice(E.deep_sigmoid, depths=(2, 4), steps=40, eval_every=20)
+    assert r.acc_bn.shape == (2,) and r.curves_plain.shape == (2, 3)
+    np.testing.assert_array_equal(r.acc_bn, r.curves_bn[:, -1])
+
+
+def test_regularization_gap_is_train_minus_test():
+    r = _twice(E.regularization, n_train=100, steps=60)
+    assert r.variants == ("neither", "dropout", "bn", "both")
+    np.testing.assert_allclose(r.gap, r.train_acc - r.test_acc)
+
+
+def test_bn_placement_grid():
+    r = _twice(E.bn_placement, steps=40)
+    assert r.acc.shape == (2, 3) and r.placements == ("none", "before", "after")
+
+
+def test_batch_noise_shrinks_like_one_over_sqrt_n():
+    r = _twice(E.batch_noise, batch_sizes=(4, 16, 64, 256))
+    assert np.all(np.diff(r.std) < 0)
+    assert abs(r.slope + 0.5) < 0.1
+    np.testing.assert_allclose(r.std[-2:], r.predicted[-2:], rtol=0.2)
+
+
+def test_gradient_flow_shapes():
+    r = _twice(E.gradient_flow, steps=40, eval_every=20)
+    assert r.norms_bn.shape == r.norms_plain.shape == (3, 4)
+    assert np.all(np.isnan(r.norms_bn[0])) and np.all(r.norms_bn[1:] > 0)
+
+
+def test_scale_invariance_with_and_without_bn():
+    r = _twice(E.scale_invariance, scales=(0.5, 2.0, 10.0))
+    np.testing.assert_allclose(r.ratio_bn, 1.0, atol=1e-3)
+    assert np.all(r.output_change_bn < 1e-3)
+    assert abs(r.ratio_plain[-1] - 1) > 0.5 and r.output_change_plain[-1] > 1e-2
+
+
+def test_train_eval_gap_shrinks_with_batch_size():
+    r = _twice(E.train_eval_gap, batch_sizes=(2, 8, 64), steps=100, n_eval=200, repeats=10)
+    assert r.acc_train_mode.shape == r.gap.shape == r.hidden_diff.shape == (3,)
+    assert r.example_values.shape == (3, 10)
+    assert r.hidden_diff[0] > r.hidden_diff[-1]
+    assert r.example_values[0].std() > r.example_values[-1].std()
+
+
+def test_noisy_bn_shapes():
+    r = _twice(E.noisy_bn, steps=40, eval_every=20)
+    assert r.variants == ("plain", "bn", "bn+noise", "noise") and r.test_acc.shape == (4, 3)
+
+
+def test_smoothness_shapes():
+    r = _twice(E.smoothness, steps=60, every=20, etas=(0.1, 1.0))
+    assert r.loss_bn.shape == r.grad_change_plain.shape == (3, 2)
+    assert r.steps.tolist() == [20, 40, 60]
+    np.testing.assert_allclose(r.loss_range_bn, r.loss_bn.max(1) - r.loss_bn.min(1))
+
+
+def test_scorecard_rows():
+    r = E.scorecard(seeds=(0, 1), budget=0.02, data=TOY)
+    assert [row.claim for row in r.rows] == [
+        "faster training", "higher learning rates", "less careful initialization",
+        "saturating nonlinearities", "regularization", "scale invariance", "batch noise"]
+    for row in r.rows:
+        assert row.bn.shape[0] >= 2 and set(row.as_dict()) >= {"claim", "with BN", "reproduced"}
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: E.lr_sweep(rates=(), data=TOY), "rates"),
+    (lambda: E.batch_noise(batch_sizes=(1, 16, 32), data=TOY), "at least 2"),
+    (lambda: E.train_eval_gap(batch_sizes=(1,), data=TOY), "batch of one"),
+    (lambda: E.mlp(activation="softplus"), "activation"),
+    (lambda: E.scorecard(seeds=(), data=TOY), "seed"),
+    (lambda: E.train(E.mlp(), data=[1, 2]), "4-tuple"),
+])
+def test_bad_arguments(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()

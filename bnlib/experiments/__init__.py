@@ -15,6 +15,7 @@ from .mechanics import (BatchNoiseResult, GradientFlowResult, ScaleInvarianceRes
                         TrainEvalGapResult, batch_noise, gradient_flow, scale_invariance,
                         train_eval_gap)
 from .models import MLP, ShiftNoise, mlp
+from .scorecard import ScorecardResult, ScoreRow, scorecard
 from .training import History, evaluate, split_data, steps_to_accuracy, train
 
 __all__ = [
@@ -23,8 +24,9 @@ __all__ = [
     # claims
     "drift", "figure1", "lr_sweep", "init_sweep", "deep_sigmoid", "regularization", "bn_placement",
     "batch_noise", "gradient_flow", "scale_invariance", "train_eval_gap", "noisy_bn", "smoothness",
+    "scorecard",
     # their results
     "DriftResult", "Figure1Result", "StepsTo", "SweepResult", "DeepResult", "RegularizationResult",
     "PlacementResult", "BatchNoiseResult", "GradientFlowResult", "ScaleInvarianceResult",
-    "TrainEvalGapResult", "NoisyBNResult", "SmoothnessResult",
+    "TrainEvalGapResult", "NoisyBNResult", "SmoothnessResult", "ScoreRow", "ScorecardResult",
 ]

@@ -26,7 +26,8 @@ class BatchNoiseResult:
     ``batch_sizes``; ``predicted`` (B,) the first-order closed form
     :math:`\sqrt{(1 + a^2(\kappa-1)/4)/N}` with ``a`` the example's standardized
     value and ``kurtosis`` :math:`\kappa` of the feature's distribution;
-    ``slope``: fitted exponent of std ~ N^slope (about -0.5).
+    ``slope``: exponent of std ~ N^slope fitted over the sizes >= 16, where the
+    first-order closed form holds (it predicts -1/2); small batches spread more.
     """
 
     batch_sizes: np.ndarray
@@ -38,7 +39,7 @@ class BatchNoiseResult:
     n_batches: int
 
 
-def batch_noise(batch_sizes=(4, 8, 16, 32, 64, 128, 256), *, n_batches: int = 400, seed: int = 0,
+def batch_noise(batch_sizes=(4, 8, 16, 32, 64, 128, 256), *, n_batches: int = 1000, seed: int = 0,
                 data=None) -> BatchNoiseResult:
     """Normalize one fixed example inside random batches of size N (chapter 11).
 
@@ -65,7 +66,10 @@ def batch_noise(batch_sizes=(4, 8, 16, 32, 64, 128, 256), *, n_batches: int = 40
         std.append(np.std((x0 - mu) / np.sqrt(var + 1e-5)))
     n_arr, std = np.array(sizes), np.array(std)
     predicted = np.sqrt((1 + a * a * (kurt - 1) / 4) / n_arr)
-    slope = float(np.polyfit(np.log(n_arr), np.log(std), 1)[0])
+    big = n_arr >= 16
+    if big.sum() < 2:
+        raise ValueError(f"need at least two batch sizes >= 16 to fit the exponent; got {sizes}")
+    slope = float(np.polyfit(np.log(n_arr[big]), np.log(std[big]), 1)[0])
     return BatchNoiseResult(n_arr, std, predicted, slope, float(a), kurt, n_batches)
 
 
