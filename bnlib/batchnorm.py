@@ -55,9 +55,14 @@ def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
 
 
 # --- the fast path -------------------------------------------------------------
-# The batch is handled as the wide matrix of bnlib._layout (read its docstring for
-# why); results are written into arrays made once (np.empty_like, out=, in-place
-# operators) rather than into a new temporary per operation.
+# Batch norm does almost no arithmetic per value, so its speed is the number of
+# passes over memory. Hence: the batch is handled as the wide matrix of
+# bnlib._layout (its docstring says why that streams faster); every result is
+# written into an array made once (np.empty_like, out=, in-place operators), never
+# into a fresh temporary per operation; per-channel factors such as gamma * inv_std
+# are combined on the (C,) vectors first, which costs C operations instead of N*C;
+# and work is done slab by slab so that consecutive operations find the data in cache.
+# scripts/bench.py measures the result against PyTorch and against np.copyto.
 
 def _sum_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-channel sum of a * b without materialising the product."""
@@ -92,16 +97,18 @@ def batch_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _train_forward(x, gamma, beta, eps):
     """Forward in training mode; also returns the batch mean and variance."""
-    x = np.ascontiguousarray(x)
+    x = np.ascontiguousarray(x)                  # the matrix view needs C order (copies only if not)
     lay = Layout.of(x)
     x = lay.matrix(x)
     x_hat, out = np.empty_like(x), np.empty_like(x)
-    mu, var = _moments(x, lay, x_hat)            # x_hat now holds x - mu ...
-    inv_std = 1.0 / np.sqrt(var + eps)           # (eps is a Python float: the dtype stays x's)
+    # x_hat's own buffer first receives x - mu, then is normalized in place: no
+    # separate centred array is ever allocated
+    mu, var = _moments(x, lay, x_hat)
+    inv_std = 1.0 / np.sqrt(var + eps)           # eps is a Python float: the dtype stays x's
     inv_std_row, gamma_row, beta_row = (lay.pattern(v) for v in (inv_std, gamma, beta))
     for s in lay.slabs:
         xh, o = x_hat[s], out[s]
-        xh *= inv_std_row                        # ... normalized in place
+        xh *= inv_std_row
         np.multiply(xh, gamma_row, out=o)
         o += beta_row
     shape = lay.shape
@@ -133,6 +140,7 @@ def batchnorm_backward(dout, cache: BNCache):
         raise TypeError(f"cache must be the BNCache returned by batchnorm_forward; got "
                         f"{type(cache).__name__}")
     x_hat, gamma, inv_std = cache
+    # float64 dout on a float32 batch is cast once here, so every pass below stays float32
     dout = np.ascontiguousarray(check_dout(dout, x_hat.shape), dtype=x_hat.dtype)
     lay = Layout.of(x_hat)
     x_hat, dout = lay.matrix(x_hat), lay.matrix(dout)
@@ -144,7 +152,9 @@ def batchnorm_backward(dout, cache: BNCache):
     dbeta, dgamma = lay.fold(dbeta), lay.fold(dgamma)
     a, b, k = (lay.pattern(v) for v in (dgamma / -m, dbeta / m, gamma * inv_std))
     dx = np.empty_like(x_hat)
-    for s in lay.slabs:  # dx = gamma * inv_std * (dout - dbeta/m - x_hat * dgamma/m)
+    # dx = gamma * inv_std * (dout - dbeta/m - x_hat * dgamma/m): four passes, each over
+    # a slab still in cache from the one before
+    for s in lay.slabs:
         d = np.multiply(x_hat[s], a, out=dx[s])
         d += dout[s]
         d -= b

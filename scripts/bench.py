@@ -192,7 +192,9 @@ def speed(quick: bool, torch):
              "Times are per forward+backward call, median / min over interleaved rounds; ratios and "
              "bandwidths use the min (the run least disturbed by other work on the machine). "
              "torch ATen = its CPU kernels (`native_batch_norm` and "
-             "its backward) with `torch.set_num_threads(1)`; the layer case includes the "
+             "its backward) called directly, the strictest comparison; torch autograd = "
+             "`torch.nn.functional.batch_norm` then `torch.autograd.grad`, what a PyTorch user runs; "
+             "both with `torch.set_num_threads(1)`. The layer case includes the "
              "running-statistics update on both sides. Bandwidth counts the six arrays a "
              "forward+backward must touch (x, y, x_hat; dout, x_hat, dx) over the min time; "
              "copyto moves two (read + write) and is the floor for one pass.", ""]
