@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,12 +51,17 @@ class CheckResult:
 
     def _repr_html_(self) -> str:
         border, back, symbol, word = _STYLES[self.status]
-        body = "".join(f"<p style='margin:0.3em 0'>{html.escape(p)}</p>"
+        body = "".join(f"<p style='margin:0.3em 0'>{_code(html.escape(p))}</p>"
                        for p in self.message.split("\n") if p.strip())
         return (f"<div class='bn-check bn-check-{self.status}' style='border:2px solid {border};"
                 f"background:{back};color:#1b1b1b;border-radius:6px;padding:0.5em 0.9em;margin:0.4em 0'>"
                 f"<strong style='color:{border}'>{symbol} {word}: {html.escape(self.title)}</strong>"
                 f"{body}</div>")
+
+
+def _code(text: str) -> str:
+    """Show `name` spans of an (escaped) message as inline code."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
 
 
 class Fail(Exception):

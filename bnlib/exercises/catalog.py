@@ -37,7 +37,7 @@ class Exercise:
 
     @property
     def chapter(self) -> int:
-        """The chapter number: the part of the id before the dot."""
+        """The chapter number, read from the id (the part before the dot)."""
         return int(self.id.split(".")[0])
 
     @property
