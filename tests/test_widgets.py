@@ -188,25 +188,27 @@ def test_transform_tour_moves_the_sliders_and_ends_in_the_identity():
 
 
 def test_train_eval_gap_matches_a_plain_numpy_replay_and_shrinks_with_batch_size():
-    a = train_eval_gap(seed=5, momentum=0.2, steps=10, mean=1.0, scale=2.0)
+    a = train_eval_gap(seed=5, momentum=0.2, steps=10, train_batch=8, mean=1.0, scale=2.0)
     gaps = a.frames[0].data["gaps"]
+    # independent oracle: running averages and both normalizations written out with numpy,
+    # drawing the same random numbers in the same order
+    rng = np.random.default_rng(5)
+    draw = lambda m: 1.0 + 2.0 * rng.standard_normal((m, D))   # noqa: E731
+    rm, rv = np.zeros(D), np.ones(D)
+    for _ in range(10):
+        xb = draw(8)
+        rm, rv = 0.8 * rm + 0.2 * xb.mean(0), 0.8 * rv + 0.2 * xb.var(0, ddof=1)
     for i, m in enumerate(BATCH_SIZES):
-        rng = np.random.default_rng([5, m])
-        rm, rv = np.zeros(D), np.ones(D)
-        draw = lambda: 1.0 + 2.0 * rng.standard_normal((m, D))   # noqa: E731
-        for _ in range(10):
-            xb = draw()
-            rm, rv = 0.8 * rm + 0.2 * xb.mean(0), 0.8 * rv + 0.2 * xb.var(0, ddof=1)
         g = []
         for _ in range(EVAL_BATCHES):
-            xb = draw()
+            xb = draw(m)
             y_eval = (xb - rm) / np.sqrt(rv + 1e-5)
             y_train = (xb - xb.mean(0)) / np.sqrt(xb.var(0) + 1e-5)
-            rm, rv = 0.8 * rm + 0.2 * xb.mean(0), 0.8 * rv + 0.2 * xb.var(0, ddof=1)
             g.append(np.abs(y_train - y_eval).mean())
         assert gaps[i] == pytest.approx(np.mean(g), rel=1e-10), m
     assert gaps[0] > 3 * gaps[-1]
     assert len(a.frames) == len(BATCH_SIZES)
+    assert [f.data["batch_size"] for f in a.frames] == list(BATCH_SIZES)
 
 
 # --- distributions -----------------------------------------------------------------------------------

@@ -1,13 +1,14 @@
 """The train/eval gap: how far a BN layer's training-mode output is from its eval-mode output.
 
-For a batch of size m, training mode normalizes with the batch's own mean and
-variance, eval mode with the running estimates. The gap
+A :class:`bnlib.BatchNorm` layer is trained on ``steps`` batches of ``train_batch``
+samples, which sets its running mean and variance. Then, for each batch size m,
+fresh batches go through the layer in both modes: training mode normalizes with
+the batch's own mean and variance, eval mode with the running estimates. The gap
 
-.. math::  \\text{gap}(m) = \\operatorname{mean}_i\\,|y^{\\text{train}}_i - y^{\\text{eval}}_i|
+.. math::  \\text{gap}(m) = \\operatorname{mean}_{i,j}\\,|y^{\\text{train}}_{ij} - y^{\\text{eval}}_{ij}|
 
-is large for small batches (their statistics are noisy) and shrinks roughly
-like 1/sqrt(m). Computed with :class:`bnlib.BatchNorm`: warm up the running
-statistics on ``steps`` training batches, then send fresh batches through both modes.
+is large for small batches (their statistics are noisy) and shrinks roughly like
+1/sqrt(m); what is left at large m is the error of the running estimates.
 """
 from __future__ import annotations
 
@@ -18,30 +19,38 @@ from ._animation import Animation, Param
 from ._player import Frame
 from ._svg import Chart, fmt
 
-__all__ = ["TrainEvalGap", "train_eval_gap", "BATCH_SIZES"]
+__all__ = ["TrainEvalGap", "train_eval_gap", "BATCH_SIZES", "measure_gaps"]
 
 BATCH_SIZES = (2, 4, 8, 16, 32, 64, 128, 256)
-D = 4              # features per batch (the gap is averaged over them)
-EVAL_BATCHES = 4   # fresh batches per batch size for the gap
+D = 16             # features: each is an independent copy of the experiment, so the gap is
+                   # averaged over D copies at the price of one forward call
+EVAL_BATCHES = 4   # fresh batches per batch size
 
 
-def measure_gap(m, momentum, steps, mean, scale, seed):
-    """(gap, y_train, y_eval) for batch size m: warm up a BatchNorm, then compare both modes.
+def measure_gaps(momentum, steps, train_batch, mean, scale, seed):
+    """Gap per batch size, and (y_train, y_eval) of feature 0 of the last batch of each size.
 
-    y_train and y_eval are the first feature of the last evaluation batch (for the scatter plot).
+    x ~ mean + scale * N(0, 1), shape (m, D). The running statistics are put back
+    after each measurement, so every batch size sees the same trained layer.
     """
-    rng = np.random.default_rng([seed, m])
+    rng = np.random.default_rng(seed)
+    draw = lambda m: mean + scale * rng.standard_normal((m, D))   # noqa: E731
     layer = BatchNorm(D, momentum=momentum)
-    draw = lambda: mean + scale * rng.standard_normal((m, D))   # noqa: E731
     for _ in range(steps):
-        layer.forward(draw())
-    gaps = []
-    for _ in range(EVAL_BATCHES):
-        xb = draw()
-        y_eval = layer.eval().forward(xb)
-        y_train = layer.train().forward(xb)        # also nudges the running statistics, as training would
-        gaps.append(np.abs(y_train - y_eval).mean())
-    return float(np.mean(gaps)), y_train[:, 0], y_eval[:, 0]
+        layer.forward(draw(train_batch))
+    trained = layer.running_mean.copy(), layer.running_var.copy()
+    gaps, pairs = [], []
+    for m in BATCH_SIZES:
+        g = []
+        for _ in range(EVAL_BATCHES):
+            xb = draw(m)
+            y_eval = layer.eval().forward(xb)
+            y_train = layer.train().forward(xb)
+            layer.running_mean, layer.running_var = (a.copy() for a in trained)
+            g.append(np.abs(y_train - y_eval).mean())
+        gaps.append(float(np.mean(g)))
+        pairs.append((y_train[:, 0], y_eval[:, 0]))
+    return np.array(gaps), pairs
 
 
 class TrainEvalGap(Animation):
@@ -51,16 +60,17 @@ class TrainEvalGap(Animation):
     fps = 1.0
     params = (
         Param("momentum", "float", 0.1, 0.01, 1.0, 0.01),
-        Param("steps", "int", 40, 1, 100, 1, label="warm-up steps"),
+        Param("steps", "int", 100, 1, 500, 1, label="training steps"),
+        Param("train_batch", "int", 32, 2, 256, 1, label="training batch size"),
         Param("mean", "float", 3.0, -5.0, 5.0, 0.1, label="input mean"),
         Param("scale", "float", 2.0, 0.1, 5.0, 0.1, label="input scale"),
         Param("seed", "int", 0, 0, 10_000, 1),
     )
 
-    def compute(self, momentum, steps, mean, scale, seed):
-        runs = [measure_gap(m, momentum, steps, mean, scale, seed) for m in BATCH_SIZES]
-        return {"gap": np.array([r[0] for r in runs]), "pairs": [(r[1], r[2]) for r in runs],
-                "momentum": momentum, "steps": steps}
+    def compute(self, momentum, steps, train_batch, mean, scale, seed):
+        gap, pairs = measure_gaps(momentum, steps, train_batch, mean, scale, seed)
+        return {"gap": gap, "pairs": pairs, "momentum": momentum, "steps": steps,
+                "train_batch": train_batch}
 
     def n_frames(self, state) -> int:
         return len(BATCH_SIZES)
@@ -89,9 +99,10 @@ class TrainEvalGap(Animation):
                 right.svg(f"Scatter plot of train-mode against eval-mode outputs for one batch of {m}; "
                           "points on the diagonal would mean no gap"))
         cap = (f"Batch size m = {m}: mean |y_train − y_eval| = {fmt(gap[i])}. Training mode uses this "
-               "batch's own mean and variance, eval mode the running averages "
-               f"(momentum {fmt(s['momentum'])}, {s['steps']} warm-up steps). Small batches have noisy "
-               "statistics, so the two modes disagree; the points fall on the diagonal as m grows.")
+               "batch's own mean and variance, eval mode the running averages from training "
+               f"({s['steps']} steps with batches of {s['train_batch']}, momentum {fmt(s['momentum'])}). "
+               "Small batches have noisy statistics, so the two modes disagree; the points fall on "
+               "the diagonal as m grows.")
         return Frame(f'<div class="bn-row">{"".join(svgs)}</div>', cap,
                      {"batch_size": m, "gap": float(gap[i]), "gaps": gap})
 
@@ -99,6 +110,7 @@ class TrainEvalGap(Animation):
 def train_eval_gap(seed: int = 0, **kw) -> TrainEvalGap:
     """The train/eval output gap of :class:`bnlib.BatchNorm` for batch sizes 2 to 256.
 
-    Keywords: ``momentum``, ``steps`` (warm-up batches), ``mean`` and ``scale`` of the input.
+    Keywords: ``momentum``, ``steps`` and ``train_batch`` (how the running statistics were
+    trained), ``mean`` and ``scale`` of the input.
     """
     return TrainEvalGap(seed=seed, **kw)
