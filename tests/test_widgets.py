@@ -204,8 +204,8 @@ def test_train_eval_gap_matches_a_plain_numpy_replay_and_shrinks_with_batch_size
             xb = draw(m)
             y_eval = (xb - rm) / np.sqrt(rv + 1e-5)
             y_train = (xb - xb.mean(0)) / np.sqrt(xb.var(0) + 1e-5)
-            g.append(np.abs(y_train - y_eval).mean())
-        assert gaps[i] == pytest.approx(np.mean(g), rel=1e-10), m
+            g.append(np.mean((y_train - y_eval) ** 2))
+        assert gaps[i] == pytest.approx(np.sqrt(np.mean(g)), rel=1e-10), m
     assert gaps[0] > 3 * gaps[-1]
     assert len(a.frames) == len(BATCH_SIZES)
     assert [f.data["batch_size"] for f in a.frames] == list(BATCH_SIZES)

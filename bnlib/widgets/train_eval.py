@@ -5,10 +5,11 @@ samples, which sets its running mean and variance. Then, for each batch size m,
 fresh batches go through the layer in both modes: training mode normalizes with
 the batch's own mean and variance, eval mode with the running estimates. The gap
 
-.. math::  \\text{gap}(m) = \\operatorname{mean}_{i,j}\\,|y^{\\text{train}}_{ij} - y^{\\text{eval}}_{ij}|
+.. math::  \\text{gap}(m) = \\sqrt{\\operatorname{mean}_{i,j}\\,(y^{\\text{train}}_{ij} - y^{\\text{eval}}_{ij})^2}
 
-is large for small batches (their statistics are noisy) and shrinks roughly like
-1/sqrt(m); what is left at large m is the error of the running estimates.
+(the RMS difference, as in chapter 5) is large for small batches, whose statistics
+are noisy, and shrinks like sqrt(3 / (2m)) to first order for Gaussian input and
+exact running statistics; what is left at large m is the error of the running estimates.
 """
 from __future__ import annotations
 
@@ -47,8 +48,8 @@ def measure_gaps(momentum, steps, train_batch, mean, scale, seed):
             y_eval = layer.eval().forward(xb)
             y_train = layer.train().forward(xb)
             layer.running_mean, layer.running_var = (a.copy() for a in trained)
-            g.append(np.abs(y_train - y_eval).mean())
-        gaps.append(float(np.mean(g)))
+            g.append(np.mean((y_train - y_eval) ** 2))
+        gaps.append(float(np.sqrt(np.mean(g))))
         pairs.append((y_train[:, 0], y_eval[:, 0]))
     return np.array(gaps), pairs
 
@@ -59,8 +60,8 @@ class TrainEvalGap(Animation):
     title = "Train mode vs eval mode: the gap shrinks as the batch grows"
     fps = 1.0
     params = (
-        Param("momentum", "float", 0.1, 0.01, 1.0, 0.01),
-        Param("steps", "int", 100, 1, 500, 1, label="training steps"),
+        Param("momentum", "float", 0.05, 0.01, 1.0, 0.01),
+        Param("steps", "int", 200, 1, 500, 1, label="training steps"),
         Param("train_batch", "int", 32, 2, 256, 1, label="training batch size"),
         Param("mean", "float", 3.0, -5.0, 5.0, 0.1, label="input mean"),
         Param("scale", "float", 2.0, 0.1, 5.0, 0.1, label="input scale"),
@@ -81,11 +82,14 @@ class TrainEvalGap(Animation):
         m, gap = BATCH_SIZES[i], s["gap"]
         lx = np.log2(BATCH_SIZES)
         left = Chart(330, 230, (0.5, lx[-1] + 0.5), (0, gap.max() * 1.15), title="gap vs batch size")
-        left.line(lx, gap, COLORS["neutral"], 1.5)
-        left.points(lx, gap, COLORS["neutral"], 3)
+        left.line(lx, np.sqrt(1.5 / np.array(BATCH_SIZES)), COLORS["neutral"], 1.2, dash="5 4")
+        left.text(lx[-1], np.sqrt(1.5 / BATCH_SIZES[-1]) + gap.max() * 0.12, "√(3/2m)", size=10,
+                  anchor="end", color=COLORS["neutral"])
+        left.line(lx, gap, COLORS["bn"], 1.5)
+        left.points(lx, gap, COLORS["bn"], 3)
         left.points([lx[i]], [gap[i]], COLORS["plain"], 6)
         left.text(lx[i], gap[i] + gap.max() * 0.05, fmt(gap[i]), size=10, anchor="middle")
-        left.axes(xlabel="batch size m (log scale)", ylabel="mean |y_train − y_eval|",
+        left.axes(xlabel="batch size m (log scale)", ylabel="RMS of y_train − y_eval",
                   xticks=list(lx), xtick_labels=[str(b) for b in BATCH_SIZES])
         yt, ye = s["pairs"][i]
         lim = float(max(np.abs(yt).max(), np.abs(ye).max(), 1.0)) * 1.1
@@ -93,12 +97,14 @@ class TrainEvalGap(Animation):
         right.line([-lim, lim], [-lim, lim], "#999999", 1, dash="4 3")
         right.points(ye, yt, COLORS["bn"], 2.5)
         right.axes(xlabel="eval-mode output", ylabel="train-mode output")
-        svgs = (left.svg(f"Line plot: mean absolute gap between train-mode and eval-mode outputs for "
+        svgs = (left.svg(f"Line plot: RMS gap between train-mode and eval-mode outputs for "
                          f"batch sizes {BATCH_SIZES[0]} to {BATCH_SIZES[-1]}, falling from "
-                         f"{fmt(gap[0])} to {fmt(gap[-1])}; batch size {m} highlighted"),
+                         f"{fmt(gap[0])} to {fmt(gap[-1])}, close to the dashed first-order prediction "
+                         f"square root of 3 over 2m; batch size {m} highlighted"),
                 right.svg(f"Scatter plot of train-mode against eval-mode outputs for one batch of {m}; "
                           "points on the diagonal would mean no gap"))
-        cap = (f"Batch size m = {m}: mean |y_train − y_eval| = {fmt(gap[i])}. Training mode uses this "
+        cap = (f"Batch size m = {m}: RMS of y_train − y_eval = {fmt(gap[i])} (dashed: √(3/2m) = "
+               f"{fmt(np.sqrt(1.5 / m))}). Training mode uses this "
                "batch's own mean and variance, eval mode the running averages from training "
                f"({s['steps']} steps with batches of {s['train_batch']}, momentum {fmt(s['momentum'])}). "
                "Small batches have noisy statistics, so the two modes disagree; the points fall on "
