@@ -15,9 +15,10 @@ result beyond rounding.
    instead restarts numpy's inner loop every D values (every H·W values for
    ``v[:, None, None]`` in 4-D), and that overhead costs up to half the time
    of the pass (scripts/bench.py measures it).
-2. **Per-channel sums are column sums.** Summing the matrix over its rows adds
-   whole rows with vectorized code; the short (r·C·L,) result is then folded to
-   (C,). This beats ``x.sum(axis=(0, 2, 3))`` on 4-D input.
+2. **Per-channel sums by einsum** over the sample-by-sample view (n, C, L) of
+   the same memory: on 4-D input this is about three times faster than
+   ``x.sum(axis=(0, 2, 3))``, and a sum of products is taken without forming the
+   product array.
 3. **Slabs.** Element-wise work is done a slab of rows at a time (about
    ``SLAB_BYTES``), so the 2-4 operations applied to a slab find it in cache
    instead of streaming it from main memory again.
@@ -73,11 +74,19 @@ class Layout:
         row[...] = v[:, None]          # one broadcasting copy: cheaper than np.tile + np.repeat
         return row.reshape(-1)
 
-    def fold(self, row: np.ndarray) -> np.ndarray:
-        """A (r·C·L,) column sum of the matrix folded to per-channel totals, shape (C,)."""
-        if self.r == 1 and self.L == 1:
-            return row
-        return row.reshape(self.r, self.C, self.L).sum(axis=(0, 2))
+    def channel_sum(self, a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        """Per-channel sum of ``a`` (or of ``a * b``, never materialised) over matrix rows.
+
+        The rows are viewed sample by sample again, (n, C) or (n, C, L), for einsum:
+        it reduces that view faster than the column sum of the wide matrix followed
+        by a fold to (C,) (scripts/bench.py compares them).
+        """
+        shape, spec = ((-1, self.C), "nc") if self.L == 1 else ((-1, self.C, self.L), "ncl")
+        if b is None and self.L == 1:       # a plain column sum: adds whole rows, no einsum parsing
+            return np.add.reduce(a.reshape(shape), axis=0)
+        if b is None:
+            return np.einsum(f"{spec}->c", a.reshape(shape))
+        return np.einsum(f"{spec},{spec}->c", a.reshape(shape), b.reshape(shape))
 
 
 @lru_cache(maxsize=128)

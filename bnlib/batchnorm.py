@@ -67,8 +67,7 @@ def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
 def _sum_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-channel sum of a * b without materialising the product."""
     a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-    lay = Layout.of(a)
-    return lay.fold(np.einsum("nk,nk->k", lay.matrix(a), lay.matrix(b)))
+    return Layout.of(a).channel_sum(a, b)
 
 
 def _moments(x: np.ndarray, lay: Layout, centred: np.ndarray):
@@ -78,13 +77,13 @@ def _moments(x: np.ndarray, lay: Layout, centred: np.ndarray):
     E[x^2] - E[x]^2 saves a pass but cancels catastrophically when |mean| >> std.
     """
     m = x.size // lay.C
-    mu = lay.fold(np.add.reduce(x, axis=0)) / m
+    mu = lay.channel_sum(x) / m
     mu_row = lay.pattern(mu)
     sq = 0
     for s in lay.slabs:
         d = np.subtract(x[s], mu_row, out=centred[s])
-        sq = sq + np.einsum("nk,nk->k", d, d)       # reads the slab just written, from cache
-    return mu, lay.fold(sq) / m
+        sq = sq + lay.channel_sum(d, d)          # reads the slab just written, from cache
+    return mu, sq / m
 
 
 def batch_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,9 +146,8 @@ def batchnorm_backward(dout, cache: BNCache):
     m = x_hat.size // lay.C
     dbeta = dgamma = 0
     for s in lay.slabs:  # both sums in one sweep: the second finds the slab of dout in cache
-        dbeta = dbeta + np.add.reduce(dout[s], axis=0)
-        dgamma = dgamma + np.einsum("nk,nk->k", dout[s], x_hat[s])
-    dbeta, dgamma = lay.fold(dbeta), lay.fold(dgamma)
+        dbeta = dbeta + lay.channel_sum(dout[s])
+        dgamma = dgamma + lay.channel_sum(dout[s], x_hat[s])
     a, b, k = (lay.pattern(v) for v in (dgamma / -m, dbeta / m, gamma * inv_std))
     dx = np.empty_like(x_hat)
     # dx = gamma * inv_std * (dout - dbeta/m - x_hat * dgamma/m): four passes, each over

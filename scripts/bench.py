@@ -159,8 +159,23 @@ def contenders(kind, shape, dtype, torch):
     return fns, x.nbytes
 
 
+def faults_per_call(f, calls: int = 5) -> float:
+    """Minor page faults per call: the cost of touching freshly allocated memory.
+
+    Each new large output array is fresh pages the kernel must map (and zero);
+    on a virtual machine that can cost as much as the arithmetic.
+    """
+    import resource
+
+    f()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        f()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+
 def speed(quick: bool, torch):
-    """Run every case; return (markdown, geomean of bnlib/torch or None)."""
+    """Run every case; return (markdown, (geomean vs ATen, geomean vs autograd), or Nones)."""
     budget = 0.15 if quick else 0.5
     rows, ratios, ratios_auto = [], [], []
     for kind, shape in CASES:
@@ -168,36 +183,37 @@ def speed(quick: bool, torch):
             fns, nbytes = contenders(kind, shape, dtype, torch)
             t = interleaved(fns, budget_s=budget)
             s = {k: summarize(v) for k, v in t.items()}
-            r_torch = best_ratio(t["bnlib"], t["torch"]) if "torch" in t else None
-            r_auto = best_ratio(t["bnlib"], t["torch autograd"]) if "torch" in t else None
-            r_staged = best_ratio(t["staged"], t["bnlib"]) if "staged" in t else None
-            if r_torch is not None:
-                ratios.append(r_torch)
-                ratios_auto.append(r_auto)
+            ms = lambda k: f"{s[k]['median'] * 1e3:.3f} / {s[k]['min'] * 1e3:.3f}" if k in s else None
+            r = lambda a, b: f"{best_ratio(t[a], t[b]):.2f}" if a in t and b in t else None
+            if "torch" in t:
+                ratios.append(best_ratio(t["bnlib"], t["torch"]))
+                ratios_auto.append(best_ratio(t["bnlib"], t["torch autograd"]))
             bw = compulsory_bytes(nbytes) / s["bnlib"]["min"] / 1e9
             bw_copy = 2 * nbytes / s["copyto"]["min"] / 1e9
-            ms = lambda k: (f"{s[k]['median'] * 1e3:.3f} / {s[k]['min'] * 1e3:.3f}" if k in s else None)
+            faults = "/".join(f"{faults_per_call(fns[k]):.0f}" for k in ("bnlib", "torch") if k in fns)
             rows.append([f"{'BatchNorm layer' if kind == 'layer' else 'compact fn'} {shape}",
                          np.dtype(dtype).name, ms("bnlib"), ms("staged"),
                          ms("torch") if torch else "not installed", ms("torch autograd"),
-                         f"{r_torch:.2f}" if r_torch else None, f"{r_auto:.2f}" if r_auto else None,
-                         f"{r_staged:.1f}" if r_staged else None,
-                         f"{bw:.1f}", f"{bw_copy:.1f}", f"{bw / bw_copy:.0%}"])
-            print(f"  {rows[-1][0]} {rows[-1][1]}: bnlib/torch {rows[-1][6]} (autograd {rows[-1][7]})", file=sys.stderr)
+                         r("bnlib", "torch"), r("bnlib", "torch autograd"), r("staged", "bnlib"),
+                         f"{bw:.1f}", f"{bw_copy:.1f}", f"{bw / bw_copy:.0%}", faults])
+            print(f"  {rows[-1][0]} {rows[-1][1]}: bnlib/torch {rows[-1][6]} (autograd {rows[-1][7]})",
+                  file=sys.stderr, flush=True)
     header = ["case", "dtype", "bnlib ms (median / min)", "staged ms", "torch ATen ms (1 thread)",
-              "torch autograd ms", "bnlib/torch ATen", "bnlib/torch autograd", "staged/bnlib", "bnlib GB/s", "copyto GB/s", "of copy bandwidth"]
+              "torch autograd ms", "bnlib / torch ATen", "bnlib / torch autograd", "staged / bnlib",
+              "bnlib GB/s", "copyto GB/s", "of copy bandwidth", "page faults per call (bnlib/torch)"]
     gm = geomean(ratios) if ratios else None
     gm_auto = geomean(ratios_auto) if ratios else None
     lines = ["## Speed: forward + backward", "", md_table(header, rows), "",
              "Times are per forward+backward call, median / min over interleaved rounds; ratios and "
              "bandwidths use the min (the run least disturbed by other work on the machine). "
-             "torch ATen = its CPU kernels (`native_batch_norm` and "
-             "its backward) called directly, the strictest comparison; torch autograd = "
-             "`torch.nn.functional.batch_norm` then `torch.autograd.grad`, what a PyTorch user runs; "
-             "both with `torch.set_num_threads(1)`. The layer case includes the "
-             "running-statistics update on both sides. Bandwidth counts the six arrays a "
-             "forward+backward must touch (x, y, x_hat; dout, x_hat, dx) over the min time; "
-             "copyto moves two (read + write) and is the floor for one pass.", ""]
+             "torch ATen = its CPU kernels (`native_batch_norm` and its backward) called directly, "
+             "the strictest comparison; torch autograd = `torch.nn.functional.batch_norm` then "
+             "`torch.autograd.grad`, what a PyTorch user runs; both with `torch.set_num_threads(1)`. "
+             "The layer case includes the running-statistics update on both sides. Bandwidth counts "
+             "the six arrays a forward+backward must touch (x, y, x_hat; dout, x_hat, dx) over the "
+             "min time; copyto moves two (read + write) and is the floor for one pass. Page faults: "
+             "fresh pages mapped per call; bnlib returns three new arrays (y, x_hat in the cache, dx), "
+             "torch two (it keeps x, not x_hat).", ""]
     if gm is None:
         lines.append("Geometric mean of bnlib/torch: torch not installed, goal not measured.")
     else:
@@ -219,19 +235,26 @@ def reductions(quick: bool):
     m2, m4 = l2.matrix(x2), l4.matrix(x4)
     v, row = x2[0].copy(), l2.pattern(x2[0].copy())
     out2 = np.empty_like(m2)
+    y2 = rng.standard_normal(x2.shape).astype(np.float32)
     groups = {
         "column sum of (4096, 1024) float32": {
             "x.sum(axis=0)": lambda: x2.sum(axis=0),
-            "np.add.reduce(x, axis=0)": lambda: np.add.reduce(x2, axis=0),
+            "np.add.reduce(x, axis=0) (used)": lambda: np.add.reduce(x2, axis=0),
             "np.einsum('nd->d', x)": lambda: np.einsum("nd->d", x2),
             "ones @ x (BLAS gemv)": lambda: ones @ x2,
-            "wide matrix: column sum + fold (used)": lambda: l2.fold(np.add.reduce(m2, axis=0)),
+            "wide matrix: column sum, then fold to (D,)": lambda: np.add.reduce(m2, axis=0).reshape(l2.r, -1).sum(0),
         },
         "per-channel sum of (32, 64, 16, 16) float32": {
             "x.sum(axis=(0, 2, 3))": lambda: x4.sum(axis=(0, 2, 3)),
             "reshape (N, C, H*W), sum(axis=(0, 2))": lambda: x4.reshape(32, 64, -1).sum(axis=(0, 2)),
+            "reshape (N, C, H*W), sum(axis=2).sum(axis=0)": lambda: x4.reshape(32, 64, -1).sum(axis=2).sum(axis=0),
             "np.einsum('nchw->c', x)": lambda: np.einsum("nchw->c", x4),
-            "wide matrix: column sum + fold (used)": lambda: l4.fold(np.add.reduce(m4, axis=0)),
+            "np.einsum('ncl->c') on the (N, C, H*W) view (used)": lambda: l4.channel_sum(m4),
+            "wide matrix: column sum, then fold to (C,)": lambda: np.add.reduce(m4, axis=0).reshape(64, -1).sum(1),
+        },
+        "per-feature sum of x * y, (4096, 1024) float32": {
+            "(x * y).sum(axis=0)": lambda: (x2 * y2).sum(axis=0),
+            "np.einsum('nd,nd->d', x, y) (used)": lambda: np.einsum("nd,nd->d", x2, y2),
         },
         "x - mu on (4096, 1024) float32, into a buffer": {
             "broadcast a (D,) vector": lambda: np.subtract(x2, v, out=out2.reshape(x2.shape)),
