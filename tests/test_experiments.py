@@ -1,8 +1,10 @@
 """bnlib.experiments: the harness and the claims, on tiny budgets (no network, seconds)."""
+import dataclasses
+
 import numpy as np
 import pytest
 
-import bnlib
+from bnlib import experiments as E
 from bnlib import nn
 from bnlib.experiments import History, mlp, steps_to_accuracy, train
 from bnlib.gradcheck import numerical_gradient, rel_error
@@ -85,10 +87,6 @@ def test_divergence_is_caught_and_reported():
 
 
 # --- the claim functions, on a toy problem and tiny budgets ----------------------
-
-import dataclasses  # noqa: E402
-
-from bnlib import experiments as E  # noqa: E402
 
 TOY = _toy_data()
 

@@ -38,7 +38,7 @@ class NoisyBNResult:
 def noisy_bn(steps: int = 1500, *, mean_spread: float = 1.0, scale_spread: float = 2.0,
              lr: float = 0.5, seed: int = 0, eval_every: int = 100, data=None) -> NoisyBNResult:
     """BN followed by non-stationary noise, against plain BN, the plain network and the
-    same noise without BN (chapter 14). About 6 s with the defaults."""
+    same noise without BN (14_covariate_shift). About 5.5 s of compute with the defaults."""
     d = get_data(data)
     variants = (("plain", False, None), ("bn", True, None),
                 ("bn+noise", True, (mean_spread, scale_spread)),
@@ -98,7 +98,7 @@ def _along_gradient(model, x, y, etas):
 def smoothness(steps: int = 1500, *, etas=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0), every: int = 100,
                lr: float = 0.5, seed: int = 0, data=None) -> SmoothnessResult:
     """How much the loss and the gradient change along the gradient direction, with and
-    without BN, during training (chapter 14). About 5 s with the defaults."""
+    without BN, during training (14_covariate_shift). About 3 s of compute with the defaults."""
     etas = np.array(as_tuple(etas, "etas"))
     d = get_data(data)
     out = {}

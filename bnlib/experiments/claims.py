@@ -8,8 +8,9 @@ Accuracy is measured on the first 2000 test images. Initialization, unless a
 function varies it: :math:`W \sim \mathcal N(0, 1/d_{in})`, biases 0; both
 networks always share the seed, the learning rate and the data order.
 ``data`` may replace Fashion-MNIST with any ``(x_train, y_train, x_test, y_test)``.
-Budgets are the defaults below; the timings in each docstring were measured on
-the 2-core machine the book is built on (one BLAS thread).
+Budgets are the defaults below. The times in the docstrings are CPU seconds on
+the 2-core machine the book is built on (one BLAS thread, so on an idle machine
+the wall time is about the same; on a busy one it grows with the load).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._common import CHANCE_MARGIN, as_tuple, get_data, net_for
-from .training import steps_to_accuracy, train
+from .training import first_reach, train
 
 __all__ = ["DriftResult", "drift", "StepsTo", "Figure1Result", "figure1", "SweepResult",
            "lr_sweep", "init_sweep", "DeepResult", "deep_sigmoid", "RegularizationResult",
@@ -48,9 +49,9 @@ class DriftResult:
 
 def drift(steps: int = 3000, *, bn: bool = False, lr: float = 0.5, seed: int = 0,
           eval_every: int = 250, probe: int = 500, data=None) -> DriftResult:
-    """How the input to each layer's sigmoid moves during training (chapter 1).
+    """How the input to each layer's sigmoid moves during training (01_problem).
 
-    Default: the network without BN. About 2 s per call.
+    Default: the network without BN. About 2 s of compute per call.
     """
     d = get_data(data)
     h = train(net_for(d, bn=bn, seed=seed), d, steps=steps, lr=lr, eval_every=eval_every,
@@ -79,6 +80,11 @@ class Figure1Result:
     ``percentiles_plain`` (T, 3): 15th/50th/85th percentiles of the input to sigmoid
     ``unit`` of the last hidden layer over ``samples_*`` (T, S), its values on a
     fixed batch of S test images (eval mode).
+
+    Initialization N(0, 1/d_in): each unit's incoming weight vector starts with
+    norm about 1, so BN's effective learning rate (which scales as 1/||w||^2)
+    starts at the nominal one and the speed-up is not inflated by a small init
+    (see :func:`init_sweep` for what a small init does).
     """
 
     steps: np.ndarray
@@ -97,14 +103,14 @@ class Figure1Result:
 
     def steps_to_accuracy(self, target: float) -> StepsTo:
         """First recorded step at which each run's test accuracy reached ``target``."""
-        hist = lambda acc: type("H", (), {"steps": self.steps, "test_acc": acc})  # noqa: E731
-        return StepsTo(steps_to_accuracy(hist(self.test_acc_bn), target),
-                       steps_to_accuracy(hist(self.test_acc_plain), target))
+        return StepsTo(first_reach(self.steps, self.test_acc_bn, target),
+                       first_reach(self.steps, self.test_acc_plain, target))
 
 
 def figure1(steps: int = 3000, seed: int = 0, *, lr: float = 0.5, eval_every: int = 100,
             n_samples: int = 500, unit: int = 0, data=None) -> Figure1Result:
-    """Reproduce Figure 1 (a, b, c) on Fashion-MNIST (chapter 5). About 5 s for 3000 steps."""
+    """Reproduce Figure 1 (a, b, c) on Fashion-MNIST (07_faster_training). About 5.5 s of
+    compute for 3000 steps."""
     d = get_data(data)
     runs = {bn: train(net_for(d, bn=bn, seed=seed), d, steps=steps, lr=lr, eval_every=eval_every,
                       probe=n_samples, unit=unit, seed=seed) for bn in (True, False)}
@@ -149,7 +155,7 @@ def _sweep(name, values, d, steps, seed, threshold, make):
 def lr_sweep(rates=(0.1, 0.5, 2.0, 5.0, 10.0, 30.0), *, steps: int = 800, seed: int = 0,
              threshold: float = CHANCE_MARGIN, data=None) -> SweepResult:
     """Final accuracy after ``steps`` SGD steps for each learning rate, with and without BN
-    (chapter 8). About 10 s with the defaults."""
+    (08_learning_rates). About 8 s of compute with the defaults."""
     rates = as_tuple(rates, "rates")
     return _sweep("learning rate", rates, get_data(data), steps, seed, threshold,
                   lambda r: ({}, {"lr": r}))
@@ -158,7 +164,7 @@ def lr_sweep(rates=(0.1, 0.5, 2.0, 5.0, 10.0, 30.0), *, steps: int = 800, seed: 
 def init_sweep(scales=(0.001, 0.01, 0.05, 0.1, 0.3, 1.0), *, steps: int = 800, lr: float = 0.5,
                seed: int = 0, threshold: float = CHANCE_MARGIN, data=None) -> SweepResult:
     """Final accuracy for each initial weight scale s (every W ~ N(0, s^2)), with and
-    without BN (chapter 9). About 10 s with the defaults.
+    without BN (09_initialization). About 8 s of compute with the defaults.
 
     With BN a small s also shrinks every gradient by 1/s relative to the weights'
     size (scale invariance), which acts like a larger learning rate."""
@@ -187,7 +193,7 @@ class DeepResult:
 def deep_sigmoid(depths=(6, 8, 10), *, steps: int = 800, lr: float = 0.5, seed: int = 0,
                  eval_every: int = 100, data=None) -> DeepResult:
     """Sigmoid nets of several depths (100 units per layer), plain SGD, N(0, 1/d_in)
-    init, with and without BN (chapter 10). About 10 s with the defaults."""
+    init, with and without BN (10_saturating). About 7.5 s of compute with the defaults."""
     depths = as_tuple(depths, "depths", int)
     d = get_data(data)
     curves = {bn: np.array([train(net_for(d, depth=k, bn=bn, seed=seed), d, steps=steps, lr=lr,
@@ -215,8 +221,8 @@ class RegularizationResult:
 def regularization(*, n_train: int = 1000, steps: int = 1500, dropout: float = 0.2,
                    lr: float = 0.5, seed: int = 0, data=None) -> RegularizationResult:
     """Neither / dropout / BN / both, trained on only ``n_train`` examples so that the
-    network can overfit (chapter 11). Train accuracy is on those examples, eval mode.
-    About 7 s with the defaults."""
+    network can overfit (11_regularization). Train accuracy is on those examples, eval mode.
+    About 5 s of compute with the defaults."""
     d = get_data(data, n_train=n_train)
     variants = (("neither", False, 0.0), ("dropout", False, dropout), ("bn", True, 0.0),
                 ("both", True, dropout))
@@ -241,10 +247,10 @@ class PlacementResult:
 
 
 def bn_placement(*, steps: int = 1000, lrs=None, seed: int = 0, data=None) -> PlacementResult:
-    """BN before vs after the nonlinearity, for ReLU and sigmoid (chapter 6).
+    """BN before vs after the nonlinearity, for ReLU and sigmoid (06_convnets).
 
     Default learning rates: 0.5 for sigmoid, 0.1 for ReLU (ReLU nets without BN
-    diverge at 0.5). About 7 s with the defaults."""
+    diverge at 0.5). About 4.5 s of compute with the defaults."""
     lrs = dict({"relu": 0.1, "sigmoid": 0.5}, **(lrs or {}))
     d, acts, places = get_data(data), ("relu", "sigmoid"), ("none", "before", "after")
     acc = np.array([[train(net_for(d, activation=a, bn=p != "none",

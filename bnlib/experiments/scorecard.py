@@ -71,7 +71,7 @@ def _final(hs):
 
 
 def scorecard(seeds=(0, 1, 2), *, budget: float = 1.0, data=None) -> ScorecardResult:
-    """Measure every claim for each seed (chapter 13). About 25 s for three seeds.
+    """Measure every claim for each seed (13_scorecard). About 25 s for three seeds.
 
     ``budget`` multiplies every step count (the texts keep the default budgets'
     numbers, so use anything but 1 only for quick tests).

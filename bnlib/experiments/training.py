@@ -89,8 +89,13 @@ def evaluate(model, x, y) -> tuple[float, float]:
 
 def steps_to_accuracy(history: History, target: float) -> float:
     """The first recorded step with ``test_acc >= target``, or NaN if never reached."""
-    hit = np.nonzero(history.test_acc >= target)[0]
-    return float(history.steps[hit[0]]) if hit.size else float("nan")
+    return first_reach(history.steps, history.test_acc, target)
+
+
+def first_reach(steps, acc, target: float) -> float:
+    """The first of ``steps`` where ``acc >= target``, or NaN."""
+    hit = np.nonzero(np.asarray(acc) >= target)[0]
+    return float(np.asarray(steps)[hit[0]]) if hit.size else float("nan")
 
 
 
