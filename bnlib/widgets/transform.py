@@ -71,14 +71,14 @@ class TransformPlayground(Animation):
 
         arrays = [("before BN: x", s["x"], COLORS["neutral"]),
                   ("normalized: x̂", s["x_hat"], COLORS["bn"]),
-                  (f"scaled and shifted: y = {fmt(s['gamma'])}·x̂ + {fmt(s['beta'])}", s["y"], PALETTE[1])]
+                  (f"y = {fmt(s['gamma'])}·x̂ + {fmt(s['beta'])}", s["y"], PALETTE[1])]
         lim = max(4.0, float(np.ceil(max(np.abs(a).max() for _, a, _ in arrays[::2]) + 0.5)))
         edges = np.linspace(-lim, lim, 33)
         counts = [np.histogram(a, edges)[0] / a.size for _, a, _ in arrays]
         top = max(c.max() for c in counts) * 1.15
         svgs = []
         for (name, a, color), c in zip(arrays, counts):
-            ch = Chart(250, 190, (-lim, lim), (0, top), title=name)
+            ch = Chart(210, 180, (-lim, lim), (0, top), title=name)
             m, sd = float(a.mean()), float(a.std())
             ch.vspan(m - sd, m + sd, color, 0.12)
             ch.bars(edges, c, color)
