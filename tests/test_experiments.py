@@ -162,7 +162,7 @@ def test_batch_noise_shrinks_like_one_over_sqrt_n():
 
 
 def test_gradient_flow_shapes():
-    r = _twice(E.gradient_flow, steps=40, eval_every=20)
+    r = _twice(E.gradient_flow, steps=40, depth=3, eval_every=20)
     assert r.norms_bn.shape == r.norms_plain.shape == (3, 4)
     assert np.all(np.isnan(r.norms_bn[0])) and np.all(r.norms_bn[1:] > 0)
 
