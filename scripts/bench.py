@@ -299,8 +299,9 @@ def main(argv=None):
     p.add_argument("--test-dir", default=str(ROOT), help="where to run `make test` (default: here)")
     p.add_argument("--out", default=str(ROOT / "_build" / "bench" / "bench.md"))
     a = p.parse_args(argv)
+    load = "/".join(f"{v:.1f}" for v in os.getloadavg())
     parts = [f"# Benchmarks ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-             f"{os.cpu_count()} CPUs, numpy {np.__version__})"]
+             f"{os.cpu_count()} CPUs, load average {load} over 1/5/15 min, numpy {np.__version__})"]
     if a.only != "book":
         torch = _torch()
         parts.append(f"PyTorch: {'%s, %d thread' % (torch.__version__, torch.get_num_threads()) if torch else 'not installed'}")
