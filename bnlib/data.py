@@ -1,4 +1,4 @@
-"""Fashion-MNIST :cite:`xiao2017fashion`: find it, or download and verify it, and load it.
+"""Fashion-MNIST :cite:p:`xiao2017fashion`: find it, or download and verify it, and load it.
 
 The four files are looked for, in order, in
 

@@ -219,3 +219,13 @@ def test_real_data_shapes(monkeypatch):
     assert ds.x_train.shape == (60000, 784) and ds.x_test.shape == (100, 784)
     assert np.bincount(ds.y_train).tolist() == [6000] * 10
     data.clear_cache()
+
+
+def test_uncompressed_files_are_accepted(isolated):
+    files = _fake_files(5, 2)
+    d = isolated / "plain"
+    d.mkdir()
+    for name, (blob, _) in files.items():
+        (d / name[:-3]).write_bytes(gzip.decompress(blob))
+    ds = data.load_fashion_mnist(d, download=False)
+    assert ds.x_train.shape == (5, 784) and ds.classes[9] == "Ankle boot"

@@ -2,7 +2,7 @@ r"""Santurkar et al. (2018): is it internal covariate shift? Noisy BN and loss s
 
 Conventions as in :mod:`.claims` (Fashion-MNIST, Figure-1 network, plain SGD,
 seeded; every run shares the seed, the learning rate and the data order)
-:cite:`santurkar2018does`.
+:cite:p:`santurkar2018does`.
 """
 from __future__ import annotations
 

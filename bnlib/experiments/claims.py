@@ -3,7 +3,7 @@ r"""The paper's training claims, each one seeded function returning a plain resu
 Every function trains the Figure-1 network (:func:`.mlp`: 3 x 100 sigmoid units,
 softmax output, plain SGD, batches of 60, BN before each sigmoid, running
 statistics in evaluation) on Fashion-MNIST, a drop-in stand-in for the paper's
-MNIST :cite:`ioffe2015batch,xiao2017fashion`, unless its docstring says otherwise.
+MNIST :cite:p:`ioffe2015batch,xiao2017fashion`, unless its docstring says otherwise.
 Accuracy is measured on the first 2000 test images. Initialization, unless a
 function varies it: :math:`W \sim \mathcal N(0, 1/d_{in})`, biases 0; both
 networks always share the seed, the learning rate and the data order.

@@ -1,6 +1,6 @@
 r"""The paper's Figure-1 network and a noise layer for the "noisy BN" experiment.
 
-:func:`mlp` builds the network of the MNIST experiment of :cite:`ioffe2015batch`:
+:func:`mlp` builds the network of the MNIST experiment of :cite:p:`ioffe2015batch`:
 ``depth`` fully connected hidden layers of ``width`` sigmoid units and a linear
 output scored by softmax cross-entropy, optionally with batch norm before each
 nonlinearity. Shapes: input (N, 784), logits (N, 10).
@@ -28,7 +28,7 @@ class ShiftNoise(nn.Layer):
     :math:`m_j \sim U(-\text{mean\_spread}, \text{mean\_spread})` and
     :math:`s_j = \text{scale\_spread}^{u_j}`, :math:`u_j \sim U(-1, 1)`: the input
     distribution of the next layer moves at every step (the "noisy BN" of
-    :cite:`santurkar2018does`). Identity in eval mode. Backward: :math:`dx = s\odot dy`.
+    :cite:p:`santurkar2018does`). Identity in eval mode. Backward: :math:`dx = s\odot dy`.
     """
 
     def __init__(self, width: int, mean_spread: float, scale_spread: float, rng):

@@ -4,7 +4,7 @@ The budgets are much shorter than the chapters' (a few hundred steps per run,
 accuracy on 1000 test images) so that all claims over three seeds fit in about
 25 s on a 2-core machine. Numbers are therefore lower than in the chapters; what
 matters is the comparison with and without BN under identical settings. Each
-row states its measure, what the paper reported :cite:`ioffe2015batch`, and the
+row states its measure, what the paper reported :cite:p:`ioffe2015batch`, and the
 rule used to call it reproduced.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 r"""The training harness: a lean, seeded SGD loop with recorders.
 
 :func:`mlp` (from :mod:`.models`) builds the paper's Figure-1 network
-:cite:`ioffe2015batch`. :func:`train` runs plain SGD on
+:cite:p:`ioffe2015batch`. :func:`train` runs plain SGD on
 mini-batches of 60 and, every ``eval_every`` steps, measures accuracy on a
 fixed test subset in eval mode (BN uses its running statistics), plus optional
 recorders: statistics of every hidden layer's activation input, percentiles and
