@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -166,6 +167,21 @@ def test_no_request_fails(visits):
 def test_no_request_leaves_localhost(visits):
     bad = _problems(visits, "foreign")
     assert not bad, f"requests to other hosts (aborted): {bad}"
+
+
+def test_no_page_refers_to_scripts_styles_or_a_widget_manager_elsewhere(site):
+    """The HTML itself: no <script src> or stylesheet from another host, no ipywidgets manager."""
+    remote = re.compile(r'<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)="(?:https?:)?//[^"]*"', re.I)
+    bad = {}
+    for rel in _pages():
+        html = (site / rel).read_text(encoding="utf-8", errors="replace")
+        found = [m.group(0)[:120] for m in remote.finditer(html)
+                 if not re.match(r"<link\b[^>]*rel=\"(?:canonical|alternate)\"", m.group(0))]
+        found += [w for w in ("@jupyter-widgets/html-manager", "embed-amd.js", "require.min.js")
+                  if w in html]
+        if found:
+            bad[rel] = found
+    assert not bad, f"pages that would fetch from another host or load a widget manager: {bad}"
 
 
 def test_every_image_loads_and_has_alt_text(visits):
