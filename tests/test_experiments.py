@@ -214,3 +214,11 @@ def test_scorecard_rows():
 def test_bad_arguments(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_training_runs_on_one_blas_thread():
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="threadpoolctl not installed")
+    from bnlib.experiments._threads import one_blas_thread
+    with one_blas_thread():
+        inside = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    assert inside and all(n == 1 for n in inside)
