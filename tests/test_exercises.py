@@ -15,7 +15,7 @@ import pytest
 import bnlib
 from bnlib import exercises as E
 from bnlib import graph
-from bnlib.exercises import _norm, catalog
+from bnlib.exercises import _hints, _norm, catalog
 from bnlib.gradcheck import check_gradients, numerical_gradients, rel_error
 
 
@@ -191,6 +191,7 @@ BAD_FORWARDS = [
     (lambda x, g, b, e: (bn_forward(x, g, b, e)[0] * np.nan, {}), "contains nan"),
     (lambda x, g, b, e: (np.full(x.shape, np.inf), {}), "contains inf"),
     (lambda x, g, b, e: (x.astype(str), {}), "dtype"),
+    (lambda x, g, b, e: (bn_forward(x, g, b, e)[0].astype(np.float32), {}), "float32"),
     (_mutating_forward, "changed its input `x` in place"),
     (lambda x, g, b, e: (bn_forward(x, g, b, e)[0], None), "returned no cache"),
     (lambda x, g, b, e: (bn_forward(x, g, b, e)[0].mean(), {}), "single number"),
@@ -550,7 +551,7 @@ def test_every_mistake_is_detectable_and_distinct(layout):
             cases.append(_norm.forward_case(layout, label, x, gamma, beta, eps) if kind == "forward"
                          else _norm.backward_case(layout, label, x, gamma, beta, eps, dout))
         keys = list(cases[0].variants)
-        mistakes = getattr(_norm, f"{kind}_mistakes")(layout)
+        mistakes = getattr(_hints, f"{kind}_mistakes")(layout)
         assert set(keys) == set(mistakes)
 
         def gap(a, b, name):

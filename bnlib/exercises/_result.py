@@ -148,6 +148,10 @@ def as_output(value, name: str, shape: tuple[int, ...], what: str) -> np.ndarray
                    f"array of shape {shape}.")
     if value.dtype.kind not in "fiu":
         raise Fail(f"`{name}` from {what} has dtype {value.dtype}; it should hold real numbers.")
+    if value.dtype.kind == "f" and value.dtype.itemsize < 8:
+        raise Fail(f"`{name}` from {what} is {value.dtype}, but the test inputs are float64: "
+                   f"something converts to lower precision; keep float64 so the answer can be "
+                   f"checked to a tight tolerance.")
     if value.shape != tuple(shape):
         raise Fail(f"`{name}` from {what} has shape {value.shape}; it should have shape "
                    f"{tuple(shape)}.{_shape_hint(value.shape, tuple(shape))}")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from ..batchnorm import batchnorm_backward, batchnorm_forward
 from ._judge import judge
-from ._norm import BN, LN, SPATIAL, backward_case, backward_mistakes, forward_case, forward_mistakes, \
-    make_cases
+from ._hints import backward_mistakes, forward_mistakes
+from ._norm import BN, LN, SPATIAL, backward_case, forward_case, make_cases
 from ._result import NOT_IMPLEMENTED, Fail, as_output, call_student, checker, unpack
 from .layernorm import layernorm_backward, layernorm_forward
 
