@@ -31,7 +31,7 @@ def tensor_block(name: str, a) -> str:
     """A labelled array: name, shape and its values (a table or a heatmap)."""
     a = np.asarray(a, float)
     shape = "×".join(map(str, a.shape)) or "scalar"
-    extra = "" if a.size <= MAX_TABLE else f", max |·| = {fmt(np.abs(a).max())}"
+    extra = "" if a.size <= MAX_TABLE else f", max |·| = {fmt(np.abs(a).max())}; blue < 0 < orange"
     return (f'<div class="bn-label">{esc(name)} <span class="bn-note">({shape}{extra})</span></div>'
             f"{tensor_view(name, a)}")
 

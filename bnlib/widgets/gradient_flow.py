@@ -32,6 +32,8 @@ UPSTREAM = ("random", "uniform", "one entry", "y (loss ½Σy²)")
 LABEL = {"x": "x", "gamma": "γ", "beta": "β", "eps": "ε", "mu": "μ", "xmu": "x − μ", "sq": "(x − μ)²",
          "var": "σ²", "std": "√(σ² + ε)", "inv_std": "1/√(σ² + ε)", "x_hat": "x̂", "scaled": "γx̂", "y": "y"}
 FAN_OUT = ("x", "xmu")
+WHY_UNIFORM = ("A uniform dy means the loss only sees each column's sum of y, which is N·β whatever x is "
+               "(x̂ always sums to zero over the batch), so x gets no gradient.")
 
 
 def _d(name: str) -> str:
@@ -155,7 +157,7 @@ class GradientFlow(Animation):
         if n.name == "mu" and s["upstream"] == "uniform":
             dx = step.totals["x"]
             notes.append(f"With a uniform dy the two parts cancel: max |dx| = {np.abs(dx).max():.1e}. "
-                         "Shifting every y by the same amount is undone by BN, so x gets no gradient.")
+                         + WHY_UNIFORM)
         cap = (f"Backward {j + 1}/{len(graph.NODES)}: {_d(n.name)} times the local derivative of "
                f"{LABEL[n.name]} goes to {', '.join(LABEL[p] for p in n.parents)}. " + " ".join(notes)
                + " Edge labels: entry [0, 0] of the gradient sent along each edge.")
@@ -170,6 +172,8 @@ class GradientFlow(Animation):
         panel = "".join(tensor_block(_d(k), g[k]) for k in graph.INPUTS)
         cap = (f"Done: dx, dγ and dβ. max |dx| = {np.abs(g['x']).max():.3g}; "
                f"each column of dx sums to {np.abs(g['x'].sum(axis=0)).max():.1e} (zero up to rounding).")
+        if s["upstream"] == "uniform":
+            cap += " " + WHY_UNIFORM
         return self._frame(svg, panel, cap, {"phase": "done", "dx": g["x"], "dgamma": g["gamma"],
                                              "dbeta": g["beta"]})
 
