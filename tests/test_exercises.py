@@ -598,8 +598,12 @@ def test_catalogue_scans_notebooks(tmp_path):
 def test_catalogue_reports_bad_metadata(tmp_path):
     bad = _ex("3.1", "T", kind="quiz", difficulty=5, minutes=0)
     nolabel = {"cell_type": "markdown", "source": "```{exercise-start}\n```", "metadata": {}}
-    (tmp_path / "02_forward.ipynb").write_text(json.dumps(_nb([bad, _ex("2.1", "A"), _ex("2.1", "B"), nolabel])))
+    mislabelled = _ex("2.2", "C")
+    mislabelled["source"] = mislabelled["source"].replace("ex-2-2", "ex-two")
+    (tmp_path / "02_forward.ipynb").write_text(json.dumps(_nb([bad, _ex("2.1", "A"), _ex("2.1", "B"), nolabel,
+                                                                            mislabelled])))
     text = "\n".join(catalog.problems(catalog.list_exercises(tmp_path)))
     for words in ("should start with the notebook's number 2", "kind 'quiz'", "difficulty", "minutes",
-                  "id used twice", "id should look like", "no :label:", "no exercise-start directive"):
+                  "id used twice", "id should look like", "no :label:", "no exercise-start directive",
+                  "label 'ex-two' should be 'ex-2-2'"):
         assert words in text, words

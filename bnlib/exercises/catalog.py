@@ -111,7 +111,7 @@ def problems(exercises, notebooks=(), min_total: int = 0, min_per_notebook: int 
     """What is wrong with the exercise metadata, in words (an empty list if nothing).
 
     Checks each id is "N.M" with N the notebook's number and unique, the kind,
-    difficulty (1-3), minutes (> 0), a title, a label, and the minimum counts;
+    difficulty (1-3), minutes (> 0), a title, the label ``ex-N-M``, and the minimum counts;
     ``notebooks`` lists the chapter notebooks that must each have ``min_per_notebook``.
     """
     out, seen = [], set()
@@ -135,6 +135,8 @@ def problems(exercises, notebooks=(), min_total: int = 0, min_per_notebook: int 
             out.append(f"{where}: no exercise-start directive with a title")
         if not ex.label:
             out.append(f"{where}: no :label:")
+        elif ex.label != "ex-" + ex.id.replace(".", "-"):
+            out.append(f"{where}: label {ex.label!r} should be 'ex-{ex.id.replace('.', '-')}'")
     if len(exercises) < min_total:
         out.append(f"{len(exercises)} exercises in all; at least {min_total} wanted")
     counts = totals(exercises)["notebook"]
