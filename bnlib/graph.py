@@ -302,7 +302,7 @@ def to_dot(highlight=None, edge=None, edge_labels=None, rankdir="LR", show="symb
     hl = {highlight} if isinstance(highlight, str) else set(highlight or ())
     he = {edge} if edge and isinstance(edge[0], str) else set(edge or ())
     edge_labels = edge_labels or {}
-    lines = [f'digraph bn {{ rankdir={rankdir}; bgcolor="transparent";',
+    lines = [f'digraph bn {{ rankdir={rankdir}; bgcolor="transparent"; ranksep=0.25; nodesep=0.15;',
              '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", '
              'fontname="Helvetica", fontsize=12];',
              '  edge [fontname="Helvetica", fontsize=10, color="#555555"];']

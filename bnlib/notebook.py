@@ -17,6 +17,8 @@ def glue(name: str, value, display: bool = False) -> None:
         from myst_nb import glue as _glue
     except ImportError:
         return
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()   # numpy scalar -> Python number, so {glue:text}`k:.2e` can format it
     _glue(name, value, display=display)
 
 
@@ -41,4 +43,5 @@ def html_table(rows: list[dict], columns: list[str] | None = None, math: tuple[s
         return f"<td>\\({text}\\)</td>" if c in math else f"<td>{escape(text)}</td>"
 
     body = "".join("<tr>" + "".join(cell(c, r[c]) for c in columns) + "</tr>" for r in rows)
-    return HTML(f'<table class="bn-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+    # MathJax only typesets inside elements marked for it (class mathjax_process)
+    return HTML(f'<div class="mathjax_process"><table class="bn-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
