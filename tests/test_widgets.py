@@ -258,3 +258,14 @@ def test_importing_widgets_does_not_import_ipywidgets():
     code = "import sys, bnlib.widgets; print('ipywidgets' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_diagram_is_inline_svg_with_alt_text_and_the_requested_highlight():
+    from bnlib.widgets import diagram
+
+    html = diagram("The graph with μ highlighted", highlight="mu")._repr_html_()
+    assert re.search(r'<svg role="img" aria-label="The graph with μ highlighted"', html)
+    assert "<?xml" not in html and ' id="' not in html
+    assert "#f0b76b" in html          # to_dot's highlight fill reached the picture
+    with pytest.raises(ValueError, match="alt text"):
+        diagram("  ")

@@ -14,7 +14,7 @@ from html import unescape
 from .. import graph
 from ._svg import esc
 
-__all__ = ["EDGES", "graph_svg", "HIGHLIGHT_FILL", "HIGHLIGHT_EDGE"]
+__all__ = ["EDGES", "graph_svg", "clean_svg", "HIGHLIGHT_FILL", "HIGHLIGHT_EDGE"]
 
 EDGES = tuple((p, n.name) for n in graph.NODES for p in n.parents + n.constants)
 """Every (parent, child) edge in graph order."""
@@ -31,12 +31,7 @@ def _template(direction: str) -> tuple:
     src = graph.to_dot(edge_labels={e: _PLACEHOLDER for e in EDGES}, direction=direction, rankdir="TB")
     # top to bottom, packed tight: narrow enough to sit beside the tensor panel
     src = src.replace("rankdir=TB;", "rankdir=TB; ranksep=0.22; nodesep=0.3;", 1)
-    svg = _run_dot(src)
-    svg = svg[svg.index("<svg"):]
-    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
-    svg = re.sub(r'\s(id|class)="graph0?"', "", svg)
-    svg = re.sub(r'\sid="[^"]*"', "", svg)
-    svg = re.sub(r"<title>bn</title>", "", svg)
+    svg = clean_svg(_run_dot(src))
     pieces, pos = [], 0
     for m in _GROUP.finditer(svg):
         pieces.append(svg[pos:m.start()])
@@ -47,6 +42,18 @@ def _template(direction: str) -> tuple:
         pos = m.end()
     pieces.append(svg[pos:])
     return tuple(pieces)
+
+
+def clean_svg(svg: str) -> str:
+    """dot's SVG made fit to inline in a page: no XML prolog, comments, ids or graph title.
+
+    Ids go because several diagrams on one page would repeat them.
+    """
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
+    svg = re.sub(r'\s(id|class)="graph0?"', "", svg)
+    svg = re.sub(r'\sid="[^"]*"', "", svg)
+    return re.sub(r"<title>bn</title>", "", svg)
 
 
 def _run_dot(src: str) -> str:
