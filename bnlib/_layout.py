@@ -56,6 +56,8 @@ class Layout:
     L: int        # values per channel in one sample: H·W, or 1 for 2-D input
     itemsize: int
     slabs: tuple[slice, ...]   # consecutive row ranges of the matrix, each about SLAB_BYTES
+    sample_view: tuple[int, ...]   # matrix rows seen sample by sample: (-1, C) or (-1, C, L)
+    sum_spec: tuple[str, str]      # einsum specs of a per-channel sum, and of a sum of products
 
     @staticmethod
     def of(a: np.ndarray) -> "Layout":
@@ -81,12 +83,11 @@ class Layout:
         it reduces that view faster than the column sum of the wide matrix followed
         by a fold to (C,) (scripts/bench.py compares them).
         """
-        shape, spec = ((-1, self.C), "nc") if self.L == 1 else ((-1, self.C, self.L), "ncl")
-        if b is None and self.L == 1:       # a plain column sum: adds whole rows, no einsum parsing
-            return np.add.reduce(a.reshape(shape), axis=0)
-        if b is None:
-            return np.einsum(f"{spec}->c", a.reshape(shape))
-        return np.einsum(f"{spec},{spec}->c", a.reshape(shape), b.reshape(shape))
+        if b is not None:
+            return np.einsum(self.sum_spec[1], a.reshape(self.sample_view), b.reshape(self.sample_view))
+        if self.L == 1:                  # a plain column sum adds whole rows: no einsum parsing
+            return np.add.reduce(a.reshape(self.sample_view), axis=0)
+        return np.einsum(self.sum_spec[0], a.reshape(self.sample_view))
 
 
 @lru_cache(maxsize=128)
@@ -100,4 +101,6 @@ def _layout(shape: tuple[int, ...], itemsize: int) -> Layout:
         r = max(d for d in range(1, r_max + 1) if n % d == 0)
     step = max(1, SLAB_BYTES // max(1, r * sample * itemsize))
     slabs = tuple(slice(i, i + step) for i in range(0, n // r, step))
-    return Layout(tuple(shape), r, c, sample // c if c else 0, itemsize, slabs)
+    L = sample // c if c else 0
+    view, spec = ((-1, c), "nc") if L == 1 else ((-1, c, L), "ncl")
+    return Layout(tuple(shape), r, c, L, itemsize, slabs, view, (f"{spec}->c", f"{spec},{spec}->c"))

@@ -79,10 +79,11 @@ def _moments(x: np.ndarray, lay: Layout, centred: np.ndarray):
     m = x.size // lay.C
     mu = lay.channel_sum(x) / m
     mu_row = lay.pattern(mu)
-    sq = 0
+    sq = None
     for s in lay.slabs:
         d = np.subtract(x[s], mu_row, out=centred[s])
-        sq = sq + lay.channel_sum(d, d)          # reads the slab just written, from cache
+        part = lay.channel_sum(d, d)             # reads the slab just written, from cache
+        sq = part if sq is None else sq + part
     return mu, sq / m
 
 
@@ -104,7 +105,7 @@ def _train_forward(x, gamma, beta, eps):
     # separate centred array is ever allocated
     mu, var = _moments(x, lay, x_hat)
     inv_std = 1.0 / np.sqrt(var + eps)           # eps is a Python float: the dtype stays x's
-    inv_std_row, gamma_row, beta_row = (lay.pattern(v) for v in (inv_std, gamma, beta))
+    inv_std_row, gamma_row, beta_row = lay.pattern(inv_std), lay.pattern(gamma), lay.pattern(beta)
     for s in lay.slabs:
         xh, o = x_hat[s], out[s]
         xh *= inv_std_row
@@ -144,11 +145,12 @@ def batchnorm_backward(dout, cache: BNCache):
     lay = Layout.of(x_hat)
     x_hat, dout = lay.matrix(x_hat), lay.matrix(dout)
     m = x_hat.size // lay.C
-    dbeta = dgamma = 0
+    dbeta = dgamma = None
     for s in lay.slabs:  # both sums in one sweep: the second finds the slab of dout in cache
-        dbeta = dbeta + lay.channel_sum(dout[s])
-        dgamma = dgamma + lay.channel_sum(dout[s], x_hat[s])
-    a, b, k = (lay.pattern(v) for v in (dgamma / -m, dbeta / m, gamma * inv_std))
+        g, xh = dout[s], x_hat[s]
+        db, dg = lay.channel_sum(g), lay.channel_sum(g, xh)
+        dbeta, dgamma = (db, dg) if dbeta is None else (dbeta + db, dgamma + dg)
+    a, b, k = lay.pattern(dgamma / -m), lay.pattern(dbeta / m), lay.pattern(gamma * inv_std)
     dx = np.empty_like(x_hat)
     # dx = gamma * inv_std * (dout - dbeta/m - x_hat * dgamma/m): four passes, each over
     # a slab still in cache from the one before
