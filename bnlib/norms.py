@@ -4,10 +4,10 @@ All three normalize each *example* on its own, so none of them depends on the
 other examples in the batch (or on the batch size). They differ only in which
 values share a mean and a variance. For ``x`` of shape (N, C, H, W):
 
-* LayerNorm: all of (C, H, W) of one example {cite}`ba2016layer`;
+* LayerNorm: all of (C, H, W) of one example :cite:p:`ba2016layer`;
 * GroupNorm: the channels of one example split into G groups, each group with
-  its H, W {cite}`wu2018group`;
-* InstanceNorm: each channel of one example over (H, W) {cite}`ulyanov2016instance`.
+  its H, W :cite:p:`wu2018group`;
+* InstanceNorm: each channel of one example over (H, W) :cite:p:`ulyanov2016instance`.
 
 LayerNorm is GroupNorm with G = 1 and InstanceNorm is GroupNorm with G = C, so
 one pair of functions does the math. For (N, D) input, LayerNorm normalizes
@@ -27,7 +27,7 @@ sums over the M values of each group:
    \qquad \frac{\partial L}{\partial\gamma} = \sum_{n,h,w} g\,\hat x,
    \qquad \frac{\partial L}{\partial\beta} = \sum_{n,h,w} g.
 
-The layer classes follow :class:`bnlib.BatchNorm`'s protocol; they keep no
+The layer classes follow :class:`bnlib.batchnorm.BatchNorm`'s protocol; they keep no
 running statistics, so ``train()`` and ``eval()`` change nothing they compute.
 """
 from __future__ import annotations

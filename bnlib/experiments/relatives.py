@@ -3,8 +3,8 @@
 Batch norm estimates a mean and a variance from the mini-batch, so with very
 few examples its statistics are noisy in training and far from the running
 averages used at test time. Layer norm and group norm take their statistics
-from one example, so the batch size does not enter the normalization at all
-{cite}`wu2018group`.
+from one example, so the batch size does not enter the normalization at
+all :cite:p:`wu2018group`.
 
 :func:`small_batch` trains the same fully connected net (three hidden layers of
 100 ReLU units, a normalization layer before each ReLU) with each normalization
