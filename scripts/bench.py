@@ -242,15 +242,18 @@ def reductions(quick: bool):
             "np.add.reduce(x, axis=0) (used)": lambda: np.add.reduce(x2, axis=0),
             "np.einsum('nd->d', x)": lambda: np.einsum("nd->d", x2),
             "ones @ x (BLAS gemv)": lambda: ones @ x2,
-            "wide matrix: column sum, then fold to (D,)": lambda: np.add.reduce(m2, axis=0).reshape(l2.r, -1).sum(0),
+            "wide matrix: column sum, then fold to (D,)":
+                lambda: np.add.reduce(m2, axis=0).reshape(l2.r, -1).sum(0),
         },
         "per-channel sum of (32, 64, 16, 16) float32": {
             "x.sum(axis=(0, 2, 3))": lambda: x4.sum(axis=(0, 2, 3)),
             "reshape (N, C, H*W), sum(axis=(0, 2))": lambda: x4.reshape(32, 64, -1).sum(axis=(0, 2)),
-            "reshape (N, C, H*W), sum(axis=2).sum(axis=0)": lambda: x4.reshape(32, 64, -1).sum(axis=2).sum(axis=0),
+            "reshape (N, C, H*W), sum(axis=2).sum(axis=0)":
+                lambda: x4.reshape(32, 64, -1).sum(axis=2).sum(axis=0),
             "np.einsum('nchw->c', x)": lambda: np.einsum("nchw->c", x4),
             "np.einsum('ncl->c') on the (N, C, H*W) view (used)": lambda: l4.channel_sum(m4),
-            "wide matrix: column sum, then fold to (C,)": lambda: np.add.reduce(m4, axis=0).reshape(64, -1).sum(1),
+            "wide matrix: column sum, then fold to (C,)":
+                lambda: np.add.reduce(m4, axis=0).reshape(64, -1).sum(1),
         },
         "per-feature sum of x * y, (4096, 1024) float32": {
             "(x * y).sum(axis=0)": lambda: (x2 * y2).sum(axis=0),
@@ -304,7 +307,8 @@ def main(argv=None):
              f"{os.cpu_count()} CPUs, load average {load} over 1/5/15 min, numpy {np.__version__})"]
     if a.only != "book":
         torch = _torch()
-        parts.append(f"PyTorch: {'%s, %d thread' % (torch.__version__, torch.get_num_threads()) if torch else 'not installed'}")
+        about = f"{torch.__version__}, {torch.get_num_threads()} thread" if torch else "not installed"
+        parts.append(f"PyTorch: {about}")
         section, _ = speed(a.quick, torch)
         parts += [section, reductions(a.quick), thread_check(a.quick)]
         print("\n\n".join(parts), flush=True)

@@ -100,7 +100,8 @@ def budgets(root: Path, notebooks=None, build=True, test=True, test_dir=None) ->
                      f"{r['peak_mib']:.0f}", verdict(r["peak_mib"], NOTEBOOK_MIB),
                      f"failed: {r['error']}" if r["error"] else "ran"])
         print(f"  {' '.join(rows[-1][:5])} {rows[-1][5]}", file=sys.stderr, flush=True)
-    lines += [f"**Notebooks** (fresh kernel each; targets <= {NOTEBOOK_S:.0f} s and <= {NOTEBOOK_MIB:.0f} MiB)", "",
+    lines += [f"**Notebooks** (fresh kernel each; targets <= {NOTEBOOK_S:.0f} s and "
+              f"<= {NOTEBOOK_MIB:.0f} MiB)", "",
               md_table(["notebook", "seconds", "time", "peak MiB", "memory", "execution"], rows)
               if rows else "no notebooks found", ""]
 
