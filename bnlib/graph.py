@@ -31,7 +31,7 @@ from ._checks import check_batch, check_dout, check_eps, check_param
 
 __all__ = [
     "Node", "NODES", "INPUTS", "CONSTANTS", "node", "forward", "backward", "backward_trace",
-    "GraphCache", "BackwardStep", "BackwardTrace", "to_dot", "draw", "node_table",
+    "GraphCache", "BackwardStep", "BackwardTrace", "to_dot", "draw", "describe", "node_table",
 ]
 
 INPUTS = ("x", "gamma", "beta")
@@ -332,11 +332,32 @@ _PLAIN = {"x": "x", "gamma": "γ", "beta": "β", "eps": "ε", "mu": "μ", "xmu":
           "x_hat": "x̂", "scaled": "γ·x̂", "y": "y"}
 
 
-def draw(**kwargs):
-    """The diagram as a ``graphviz.Source`` (renders inline in Jupyter)."""
-    import graphviz  # imported here so the numpy core does not need it
+def draw(alt: str | None = None, **kwargs):
+    """The diagram as inline SVG with alt text; displays in Jupyter and in the built book.
 
-    return graphviz.Source(to_dot(**kwargs))
+    ``kwargs`` go to :func:`to_dot`. Without ``alt``, the text describes what is
+    highlighted. (Rendering needs graphviz's ``dot``; it is imported here, so the
+    numpy core does not depend on it.)
+    """
+    from .widgets.diagram import diagram
+
+    return diagram(alt or describe(**kwargs), **kwargs)
+
+
+def describe(highlight=None, edge=None, direction="forward", **_) -> str:
+    """A sentence saying what a :func:`to_dot` picture shows (its alt text)."""
+    text = ("The batch-norm computational graph: inputs x, gamma, beta and eps flow through "
+            "mu, x-mu, its square, the variance, the standard deviation, its reciprocal, "
+            "x_hat and gamma*x_hat to the output y")
+    if direction == "backward":
+        text += "; arrows drawn for the backward pass"
+    if highlight:
+        names = [highlight] if isinstance(highlight, str) else list(highlight)
+        text += "; highlighted: " + ", ".join(names)
+    if edge:
+        pairs = [edge] if isinstance(edge[0], str) else list(edge)
+        text += "; highlighted edges: " + ", ".join(f"{p} to {c}" for p, c in pairs)
+    return text + "."
 
 
 def node_table() -> list[dict]:

@@ -138,3 +138,11 @@ def test_graph_backward_checks_its_arguments():
         graph.backward(np.ones((3, 4)), cache)
     with pytest.raises(RuntimeError, match="forward first"):
         graph.backward(np.ones((4, 3)), None)
+
+
+def test_draw_gives_alt_text_naming_what_is_highlighted():
+    pytest.importorskip("graphviz")
+    d = graph.draw(highlight="x_hat", edge=("xmu", "x_hat"), direction="backward")
+    html = d._repr_html_()
+    assert 'role="img"' in html and "highlighted: x_hat" in html and "xmu to x_hat" in html
+    assert graph.draw(alt="my words").alt == "my words"
