@@ -5,7 +5,8 @@ Harness: :func:`mlp`, :func:`train` (-> :class:`History`), :func:`evaluate`,
 :func:`drift`, :func:`figure1`, :func:`lr_sweep`, :func:`init_sweep`,
 :func:`deep_sigmoid`, :func:`regularization`, :func:`bn_placement`,
 :func:`batch_noise`, :func:`gradient_flow`, :func:`scale_invariance`,
-:func:`train_eval_gap`, :func:`noisy_bn`, :func:`smoothness`, :func:`scorecard`.
+:func:`train_eval_gap`, :func:`noisy_bn`, :func:`smoothness`, :func:`scorecard`;
+and the small-batch comparison of the normalizations, :func:`small_batch`.
 """
 from .beyond import NoisyBNResult, SmoothnessResult, noisy_bn, smoothness
 from .claims import (DeepResult, DriftResult, Figure1Result, PlacementResult, RegularizationResult,
@@ -15,6 +16,7 @@ from .mechanics import (BatchNoiseResult, GradientFlowResult, ScaleInvarianceRes
                         TrainEvalGapResult, batch_noise, gradient_flow, scale_invariance,
                         train_eval_gap)
 from .models import MLP, ShiftNoise, mlp
+from .relatives import NORMS, SmallBatchResult, make_mlp, small_batch
 from .scorecard import ScorecardResult, ScoreRow, scorecard
 from .training import History, evaluate, split_data, steps_to_accuracy, train
 
@@ -24,9 +26,10 @@ __all__ = [
     # claims
     "drift", "figure1", "lr_sweep", "init_sweep", "deep_sigmoid", "regularization", "bn_placement",
     "batch_noise", "gradient_flow", "scale_invariance", "train_eval_gap", "noisy_bn", "smoothness",
-    "scorecard",
+    "scorecard", "small_batch", "make_mlp", "NORMS",
     # their results
     "DriftResult", "Figure1Result", "StepsTo", "SweepResult", "DeepResult", "RegularizationResult",
     "PlacementResult", "BatchNoiseResult", "GradientFlowResult", "ScaleInvarianceResult",
     "TrainEvalGapResult", "NoisyBNResult", "SmoothnessResult", "ScoreRow", "ScorecardResult",
+    "SmallBatchResult",
 ]
