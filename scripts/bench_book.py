@@ -72,12 +72,28 @@ def time_notebook(path: Path) -> dict:
                 "error": (proc.stderr.strip().splitlines() or ["runner failed"])[-1][:120]}
 
 
-def timed(cmd, cwd: Path, env=None) -> tuple[float, int, str]:
-    """Run a command; (seconds, exit status, last line of its output)."""
+def timed(cmd, cwd: Path, env=None, log: Path | None = None) -> tuple[float, int, str]:
+    """Run a command; (seconds, exit status, last line of its output); the output goes to ``log``."""
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - t0
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(proc.stdout + proc.stderr)
     tail = (proc.stdout + proc.stderr).strip().splitlines()
-    return time.perf_counter() - t0, proc.returncode, tail[-1][:160] if tail else ""
+    return seconds, proc.returncode, tail[-1][:160] if tail else ""
+
+
+def executed_notebooks(build_log: str) -> list[str]:
+    """Notebooks a jupyter-book build executed (myst-nb logs one line each; cache hits log none).
+
+    A notebook that failed is never cached, so it runs again on every build.
+    """
+    names = []
+    for line in build_log.splitlines():
+        if "Executing notebook using" in line:
+            names.append(Path(line.split(":")[0].strip()).name or line.strip())
+    return names
 
 
 def widget_latency() -> dict | None:
@@ -92,6 +108,7 @@ def widget_latency() -> dict | None:
 
 def budgets(root: Path, notebooks=None, build=True, test=True, test_dir=None) -> str:
     """Measure every budget; return the markdown section (also printed as it goes)."""
+    log_dir = root / "_build" / "bench"
     lines = ["## Book budgets", ""]
     rows = []
     for nb in find_notebooks(root, notebooks):
@@ -112,8 +129,12 @@ def budgets(root: Path, notebooks=None, build=True, test=True, test_dir=None) ->
         try:
             for label, limit in (("cold book build (new --path-output, no cache)", COLD_S),
                                  ("warm rebuild (nothing changed)", WARM_S)):
-                s, rc, tail = timed([jb, "build", str(root), "--path-output", str(out)], root)
-                other.append([label, f"{s:.1f} s", f"<= {limit:.0f} s",
+                log = log_dir / f"build-{label.split()[0]}.log"
+                s, rc, tail = timed([jb, "build", str(root), "--path-output", str(out)], root, log=log)
+                ran = executed_notebooks(log.read_text())
+                other.append([f"{label}; executed {len(ran)} notebooks"
+                              + (f" ({', '.join(ran)})" if 0 < len(ran) < 6 else "") + f"; log {log}",
+                              f"{s:.1f} s", f"<= {limit:.0f} s",
                               verdict(s, limit) if rc == 0 else f"MISS (exit {rc}: {tail})"])
                 print(f"  {' '.join(other[-1])}", file=sys.stderr, flush=True)
         finally:
@@ -130,7 +151,8 @@ def budgets(root: Path, notebooks=None, build=True, test=True, test_dir=None) ->
 
     if test:    # last: it takes minutes
         env = dict(os.environ)
-        s, rc, tail = timed(["make", "--no-print-directory", "test"], Path(test_dir or root), env)
+        s, rc, tail = timed(["make", "--no-print-directory", "test"], Path(test_dir or root), env,
+                            log=log_dir / "make-test.log")
         other.append([f"make test ({test_dir or root})", f"{s:.0f} s", f"<= {TEST_S:.0f} s",
                       verdict(s, TEST_S) if rc == 0 else f"MISS (exit {rc}: {tail})"])
     else:

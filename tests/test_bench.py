@@ -121,3 +121,12 @@ def test_a_failing_notebook_is_reported_not_raised(tmp_path, monkeypatch):
     r = bench_book.run_notebook(_notebook(tmp_path / "bad.ipynb", "1"))
     assert "RuntimeError" in r["error"] and "cell 3" in r["error"]
     json.dumps(r)                                       # what the runner prints must be JSON
+
+
+def test_executed_notebooks_are_read_from_the_build_log():
+    log = ("/repo/book/02_forward.ipynb: Executing notebook using local CWD [mystnb]\n"
+           "/repo/book/02_forward.ipynb: Executed notebook in 3.10 seconds [mystnb]\n"
+           "/repo/book/03_backward.ipynb: Using cached notebook: ID=2 [mystnb]\n"
+           "/repo/book/instructor.ipynb: Executing notebook using local CWD [mystnb]\n")
+    assert bench_book.executed_notebooks(log) == ["02_forward.ipynb", "instructor.ipynb"]
+    assert bench_book.executed_notebooks("nothing ran") == []
