@@ -89,7 +89,7 @@ def _moments(x: np.ndarray, lay: Layout, centred: np.ndarray):
 
 def batch_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and biased variance of a 2-D or 4-D batch."""
-    x = np.ascontiguousarray(x)
+    x = np.ascontiguousarray(as_float_array(x, "x"))      # integers become float64
     lay = Layout.of(x)
     x = lay.matrix(x)
     return _moments(x, lay, np.empty_like(x))
