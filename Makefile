@@ -8,6 +8,11 @@ PY     := $(VENV)/bin/python
 JB     := $(VENV)/bin/jupyter-book
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
+# One BLAS/OpenMP thread per process: notebooks run two at a time in `make test`,
+# and the numbers they print must not depend on the thread count.
+export OMP_NUM_THREADS := 1
+export OPENBLAS_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
 # extra Debian packages to require (CI sets SYSTEM_EXTRA=chromium)
 SYSTEM_EXTRA ?=
 

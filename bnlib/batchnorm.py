@@ -223,6 +223,7 @@ class BatchNorm:
     # parameters: settable, validated, stored as float64 arrays the optimizer updates in place
     @property
     def gamma(self) -> np.ndarray:
+        """Scale, shape (C,); setting it checks the shape (PyTorch: ``weight``)."""
         return self._gamma
 
     @gamma.setter
@@ -231,6 +232,7 @@ class BatchNorm:
 
     @property
     def beta(self) -> np.ndarray:
+        """Shift, shape (C,); setting it checks the shape (PyTorch: ``bias``)."""
         return self._beta
 
     @beta.setter
@@ -239,21 +241,26 @@ class BatchNorm:
 
     @property
     def params(self) -> dict:
+        """The learnable arrays by name; an optimizer updates them in place."""
         return {"gamma": self._gamma, "beta": self._beta}
 
     @property
     def grads(self) -> dict:
+        """Their gradients from the last backward (None before it)."""
         return {"gamma": self.dgamma, "beta": self.dbeta}
 
     def train(self):
+        """Training mode: normalize with batch statistics and update the running ones."""
         self.training = True
         return self
 
     def eval(self):
+        """Eval mode: normalize with the running statistics; nothing is updated."""
         self.training = False
         return self
 
     def forward(self, x):
+        """Normalize a (N, C) or (N, C, H, W) batch per channel; returns y, same shape and dtype."""
         x = check_batch(x, training=self.training, num_features=self.num_features)
         gamma, beta = self._gamma.astype(x.dtype), self._beta.astype(x.dtype)
         if self.training:
@@ -272,6 +279,7 @@ class BatchNorm:
         return out
 
     def backward(self, dout):
+        """Gradient of the loss with respect to the last forward's input; sets dgamma and dbeta."""
         if self._cache is None:
             raise RuntimeError("BatchNorm.backward called before forward: run forward(x) first")
         cache, training = self._cache

@@ -122,7 +122,7 @@ def _fetch_one(url: str, dest: Path, expected: str, timeout: float) -> None:
 def download_fashion_mnist(base_url: str | None = None, directory=None, timeout: float = 60.0) -> Path:
     """Download the four official files into ``directory`` (default: the user cache).
 
-    ``base_url``: argument, else ``$BNLIB_DATA_URL``, else :data:`DEFAULT_URL`.
+    ``base_url``: argument, else ``$BNLIB_DATA_URL``, else ``DEFAULT_URL``.
     Files already present with the right hash are not fetched again.
     """
     base = base_url or os.environ.get("BNLIB_DATA_URL") or DEFAULT_URL

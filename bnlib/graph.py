@@ -1,6 +1,6 @@
 r"""The batch-norm computational graph, node by node.
 
-The graph is data: :data:`NODES` is one ordered list (a topological order) of
+The graph is data: ``NODES`` is one ordered list (a topological order) of
 :class:`Node` records. That single list drives
 
 * :func:`forward`, which evaluates the nodes in order and keeps every value;
@@ -35,9 +35,9 @@ __all__ = [
 ]
 
 INPUTS = ("x", "gamma", "beta")
-"""Graph inputs that receive a gradient."""
+"""The graph inputs that receive a gradient."""
 CONSTANTS = ("eps",)
-"""Graph inputs that are fixed numbers: they feed a node but get no gradient."""
+"""The graph inputs that are fixed numbers; they feed a node but get no gradient."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Each layer is a small object in the CS231n style: ``forward(x) -> out`` keeps
 what ``backward(dout) -> dx`` needs, ``params`` and ``grads`` are dicts of
 numpy arrays with the same keys (the optimizer updates ``params`` in place),
 and ``train()`` / ``eval()`` set the mode (only Dropout and BatchNorm care).
-Batch norm is :class:`bnlib.BatchNorm`, which follows the same contract.
+Batch norm is :class:`bnlib.batchnorm.BatchNorm`, which follows the same contract.
 
 Shapes: a batch is (N, D). :class:`Linear` computes :math:`z = xW + b` with
 ``W`` of shape (D_in, D_out), so a row of ``x`` is one example.
@@ -190,7 +190,7 @@ class Sequential:
     """Layers applied in order; backward runs them in reverse.
 
     Any object with ``forward``, ``backward``, ``params``, ``grads``,
-    ``train`` and ``eval`` can be a layer (including :class:`bnlib.BatchNorm`).
+    ``train`` and ``eval`` can be a layer (including :class:`bnlib.batchnorm.BatchNorm`).
     """
 
     def __init__(self, layers):

@@ -5,7 +5,7 @@ backward of each implementation on random (N, D) float64 batches:
 
 * staged: :func:`bnlib.graph.forward` then :func:`bnlib.graph.backward`
   (every node's value and gradient kept, as the chapter on the backward pass draws it);
-* compact: :func:`bnlib.batchnorm_forward` then :func:`bnlib.batchnorm_backward`.
+* compact: :func:`bnlib.batchnorm.batchnorm_forward` then :func:`bnlib.batchnorm.batchnorm_backward`.
 
 The two are timed in alternation (one staged call, one compact call, repeat),
 so that a burst of other work on the machine slows both rather than one; the

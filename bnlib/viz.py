@@ -1,7 +1,7 @@
 """One shared plotting style for the book (imported on demand, never by the numpy core).
 
 Colours are the Okabe–Ito palette, which stays distinguishable under the
-common forms of colour blindness. Use :data:`COLORS` by role so every chapter
+common forms of colour blindness. Use ``COLORS`` by role so every chapter
 draws "with BN" and "without BN" in the same colours.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ COLORS = {
     "highlight": "#E69F00",
 }
 SATURATED_REGION = 4.0
-"""|input| beyond which the sigmoid's slope is below 0.018 (saturated), shaded in plots."""
+"""``abs(input)`` beyond which the sigmoid's slope is below 0.018 (saturated), shaded in plots."""
 
 _STYLE = {
     "axes.prop_cycle": mpl.cycler(color=PALETTE),

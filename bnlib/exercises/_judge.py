@@ -7,7 +7,7 @@ matches on all cases names the mistake. The test inputs are chosen so that
 different mistakes give different answers (tests assert this), so a match is
 unambiguous.
 
-Tolerance: :data:`TOL` on gradcheck's relative error,
+Tolerance: ``TOL`` on gradcheck's relative error,
 ``max|a - b| / (max|a| + max|b|)``, in float64.
 """
 from __future__ import annotations

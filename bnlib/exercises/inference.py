@@ -1,6 +1,6 @@
 r"""Checkers for evaluation mode: the running-statistics update, inference, and folding.
 
-Running statistics follow PyTorch's convention (the one :class:`bnlib.BatchNorm` uses):
+Running statistics follow PyTorch's convention (the one :class:`bnlib.batchnorm.BatchNorm` uses):
 ``momentum`` weights the new batch statistic, and the running variance takes the
 unbiased batch variance, the biased one times :math:`m/(m-1)`:
 

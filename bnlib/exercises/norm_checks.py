@@ -3,7 +3,7 @@
 Each runs the student's functions on three seeded float64 cases (standard,
 a mean about 40, a variance about eps), compares with the library's closed
 form (:mod:`bnlib.batchnorm`, :mod:`bnlib.exercises.layernorm`) within
-:data:`~bnlib.exercises._judge.TOL`, and names a known mistake when the
+``bnlib.exercises._judge.TOL``, and names a known mistake when the
 answer matches one.
 """
 from __future__ import annotations

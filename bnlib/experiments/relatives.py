@@ -34,7 +34,7 @@ def make_mlp(norm: str, rng: np.random.Generator, hidden=(100, 100, 100), d_in: 
              classes: int = 10, groups: int = 10) -> Sequential:
     """Linear -> norm -> ReLU for each hidden layer, then a linear softmax layer.
 
-    ``norm`` is a key of :data:`NORMS`; GroupNorm splits each hidden layer's
+    ``norm`` is a key of ``NORMS``; GroupNorm splits each hidden layer's
     units into ``groups`` groups.
     """
     if norm not in NORMS:

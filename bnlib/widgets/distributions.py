@@ -5,7 +5,7 @@ Takes the result of :func:`bnlib.experiments.figure1` (any object with its field
 (T, 3) holding the 15th, 50th and 85th percentiles, and ``samples_bn``/``samples_plain`` (T, S),
 the unit's input over a fixed evaluation batch at each recorded step. Frame t shows
 the histogram at step t and the percentile bands up to step t; the sigmoid's
-saturated region (|input| > :data:`bnlib.viz.SATURATED_REGION`) is shaded.
+saturated region (|input| > ``bnlib.viz.SATURATED_REGION``) is shaded.
 """
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ class Distributions(Animation):
 def distributions(result, **kw) -> Distributions:
     """Play or scrub through training: the sigmoid input's histogram and percentile bands, without and with BN.
 
-    ``result``: what :func:`bnlib.experiments.figure1` returns (see :data:`FIELDS`).
+    ``result``: what :func:`bnlib.experiments.figure1` returns (see ``FIELDS``).
     Keywords: ``bins``, ``xlim`` (0 picks a range covering the data).
     """
     return Distributions(result, **kw)

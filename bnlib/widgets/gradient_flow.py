@@ -3,7 +3,7 @@
 Frames (for an (N, D) batch; 21 in all):
 
 * 0: the inputs ``x, gamma, beta, eps``;
-* 1–9: forward, one node of :data:`bnlib.graph.NODES` each, its value in the panel;
+* 1–9: forward, one node of ``bnlib.graph.NODES`` each, its value in the panel;
 * 10: the upstream gradient ``dy`` arrives;
 * 11–19: backward, nodes in reverse order; each sends ``dout * local derivative``
   to its parents, and where a value fans out (``x`` and ``x - mu``) the panel
@@ -182,6 +182,6 @@ def gradient_flow(N: int = 4, D: int = 3, seed: int = 0, **kw) -> GradientFlow:
     """The forward then backward pass of :mod:`bnlib.graph`, node by node, as an animation.
 
     Extra keywords: ``gamma``, ``beta`` (one value for every feature), ``eps`` and
-    ``upstream`` (one of :data:`UPSTREAM`; "uniform" shows dx = 0).
+    ``upstream`` (one of ``UPSTREAM``; "uniform" shows dx = 0).
     """
     return GradientFlow(N=N, D=D, seed=seed, **kw)

@@ -1,6 +1,6 @@
 """The train/eval gap: how far a BN layer's training-mode output is from its eval-mode output.
 
-A :class:`bnlib.BatchNorm` layer is trained on ``steps`` batches of ``train_batch``
+A :class:`bnlib.batchnorm.BatchNorm` layer is trained on ``steps`` batches of ``train_batch``
 samples, which sets its running mean and variance. Then, for each batch size m,
 fresh batches go through the layer in both modes: training mode normalizes with
 the batch's own mean and variance, eval mode with the running estimates. The gap
@@ -114,7 +114,7 @@ class TrainEvalGap(Animation):
 
 
 def train_eval_gap(seed: int = 0, **kw) -> TrainEvalGap:
-    """The train/eval output gap of :class:`bnlib.BatchNorm` for batch sizes 2 to 256.
+    """The train/eval output gap of :class:`bnlib.batchnorm.BatchNorm` for batch sizes 2 to 256.
 
     Keywords: ``momentum``, ``steps`` and ``train_batch`` (how the running statistics were
     trained), ``mean`` and ``scale`` of the input.
