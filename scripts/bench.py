@@ -264,7 +264,10 @@ def reductions(quick: bool):
             f"wide matrix, row pattern (r={l2.r}) (used)": lambda: np.subtract(m2, row, out=out2),
         },
     }
-    lines = ["## Reductions and broadcasts compared", ""]
+    lines = ["## Reductions and broadcasts compared", "",
+             "`ones @ x` is a BLAS call: with one BLAS thread it can be the fastest column sum, but "
+             "its time then depends on BLAS's thread setting (with two threads on a busy 2-core "
+             "machine it was 10-50 times slower), so the compact path uses no BLAS.", ""]
     for title, fns in groups.items():
         t = interleaved(fns, budget_s=0.05 if quick else 0.2)
         base = min(next(iter(t.values())))
