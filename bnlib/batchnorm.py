@@ -223,7 +223,7 @@ class BatchNorm:
     # parameters: settable, validated, stored as float64 arrays the optimizer updates in place
     @property
     def gamma(self) -> np.ndarray:
-        """Scale, shape (C,); setting it checks the shape (PyTorch: ``weight``)."""
+        """The scale, one value per channel, called ``weight`` in PyTorch; setting it checks the shape."""
         return self._gamma
 
     @gamma.setter
@@ -232,7 +232,7 @@ class BatchNorm:
 
     @property
     def beta(self) -> np.ndarray:
-        """Shift, shape (C,); setting it checks the shape (PyTorch: ``bias``)."""
+        """The shift, one value per channel, called ``bias`` in PyTorch; setting it checks the shape."""
         return self._beta
 
     @beta.setter

@@ -10,7 +10,7 @@ The four files are looked for, in order, in
 Failing that, the four official ``.gz`` files are downloaded from ``base_url``
 (argument, else ``$BNLIB_DATA_URL``, else the official mirror) into the user
 cache. Each download is hashed while it streams into a temporary file and is
-moved into place (``os.replace``) only if its SHA-256 matches :data:`SHA256`; a
+moved into place (``os.replace``) only if its SHA-256 matches ``SHA256``; a
 corrupted or truncated download raises an error and leaves nothing behind.
 
 Images come back as float32 (N, 784) in [0, 1], labels as int64 (N,).
