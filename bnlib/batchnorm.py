@@ -31,6 +31,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_batch, check_dout, check_eps, check_param
 from ._layout import Layout
+from .layer import AffineNorm
 
 __all__ = ["BNCache", "batchnorm_forward", "batchnorm_backward", "batchnorm_inference",
            "batch_statistics", "fold_into_linear", "BatchNorm"]
@@ -191,7 +192,7 @@ def fold_into_linear(W, b, gamma, beta, running_mean, running_var, eps=1e-5):
     return W * s, (b - check_param(running_mean, "running_mean", c)) * s + check_param(beta, "beta", c)
 
 
-class BatchNorm:
+class BatchNorm(AffineNorm):
     """A batch-norm layer for (N, C) or (N, C, H, W) input, with PyTorch's conventions.
 
     ``forward(x)`` in training mode normalizes with the batch statistics and
@@ -209,60 +210,16 @@ class BatchNorm:
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"momentum must be in [0, 1] (the weight of the new batch "
                              f"statistic); got {momentum}")
-        self.num_features = int(num_features)
+        super().__init__(int(num_features))
         self.eps = check_eps(eps)
         self.momentum = float(momentum)
-        self._gamma = np.ones(self.num_features)
-        self._beta = np.zeros(self.num_features)
         self.running_mean = np.zeros(self.num_features)
         self.running_var = np.ones(self.num_features)
-        self.training = True
-        self.dgamma = self.dbeta = None
-        self._cache = None
-
-    # parameters: settable, validated, stored as float64 arrays the optimizer updates in place
-    @property
-    def gamma(self) -> np.ndarray:
-        """The scale, one value per channel, called ``weight`` in PyTorch; setting it checks the shape."""
-        return self._gamma
-
-    @gamma.setter
-    def gamma(self, value):
-        self._gamma = check_param(value, "gamma", self.num_features).astype(np.float64)
-
-    @property
-    def beta(self) -> np.ndarray:
-        """The shift, one value per channel, called ``bias`` in PyTorch; setting it checks the shape."""
-        return self._beta
-
-    @beta.setter
-    def beta(self, value):
-        self._beta = check_param(value, "beta", self.num_features).astype(np.float64)
-
-    @property
-    def params(self) -> dict:
-        """The learnable arrays by name; an optimizer updates them in place."""
-        return {"gamma": self._gamma, "beta": self._beta}
-
-    @property
-    def grads(self) -> dict:
-        """Their gradients from the last backward (None before it)."""
-        return {"gamma": self.dgamma, "beta": self.dbeta}
-
-    def train(self):
-        """Training mode: normalize with batch statistics and update the running ones."""
-        self.training = True
-        return self
-
-    def eval(self):
-        """Eval mode: normalize with the running statistics; nothing is updated."""
-        self.training = False
-        return self
 
     def forward(self, x):
         """Normalize a (N, C) or (N, C, H, W) batch per channel; returns y, same shape and dtype."""
         x = check_batch(x, training=self.training, num_features=self.num_features)
-        gamma, beta = self._gamma.astype(x.dtype), self._beta.astype(x.dtype)
+        gamma, beta = self.gamma.astype(x.dtype), self.beta.astype(x.dtype)
         if self.training:
             out, cache, mu, var = _train_forward(x, gamma, beta, self.eps)
             m = x.size // self.num_features
@@ -280,9 +237,7 @@ class BatchNorm:
 
     def backward(self, dout):
         """Gradient of the loss with respect to the last forward's input; sets dgamma and dbeta."""
-        if self._cache is None:
-            raise RuntimeError("BatchNorm.backward called before forward: run forward(x) first")
-        cache, training = self._cache
+        cache, training = self._saved()
         if training:
             dx, dgamma, dbeta = batchnorm_backward(dout, cache)
         else:   # fixed statistics: y is an affine map of x
@@ -291,10 +246,8 @@ class BatchNorm:
             dbeta = dout.sum(axis=axes)
             dgamma = _sum_product(dout, cache.x_hat)
             dx = dout * _per_channel(cache.gamma * cache.inv_std, nd)
-        self.dgamma, self.dbeta = dgamma.astype(np.float64), dbeta.astype(np.float64)
+        self._store_grads(dgamma, dbeta)
         return dx
-
-    __call__ = forward
 
     def __repr__(self):
         mode = "train" if self.training else "eval"

@@ -16,39 +16,10 @@ import numbers
 import numpy as np
 
 from ._checks import as_float_array, check_dout
+from .layer import Layer
 
 __all__ = ["Layer", "Linear", "Sigmoid", "ReLU", "Tanh", "Dropout", "Sequential",
            "softmax_cross_entropy", "SGD"]
-
-
-class Layer:
-    """Bookkeeping shared by every layer: empty params/grads and the mode flag."""
-
-    def __init__(self):
-        self.params: dict = {}
-        self.grads: dict = {}
-        self.training = True
-        self._cache = None
-
-    def train(self):
-        self.training = True
-        return self
-
-    def eval(self):
-        self.training = False
-        return self
-
-    def _saved(self):
-        if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward: "
-                               f"run forward(x) first")
-        return self._cache
-
-    def __call__(self, x):
-        return self.forward(x)
-
-    def __repr__(self):
-        return f"{type(self).__name__}()"
 
 
 def _check_2d(x) -> np.ndarray:

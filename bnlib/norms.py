@@ -38,6 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import as_float_array, check_dout, check_eps, check_param
+from .layer import AffineNorm
 
 __all__ = ["NormCache", "groupnorm_forward", "groupnorm_backward", "layernorm_forward",
            "layernorm_backward", "instancenorm_forward", "instancenorm_backward",
@@ -152,7 +153,7 @@ def instancenorm_backward(dout, cache: NormCache):
     return groupnorm_backward(dout, cache)
 
 
-class _PerExampleNorm:
+class _PerExampleNorm(AffineNorm):
     """Shared bookkeeping: gamma, beta, their gradients and the train/eval flag."""
 
     def __init__(self, num_channels: int, num_groups: int, eps: float):
@@ -164,31 +165,9 @@ class _PerExampleNorm:
         if num_channels % self.num_groups:
             raise ValueError(f"{num_channels} channels do not split evenly into "
                              f"{self.num_groups} groups")
-        self.num_features = int(num_channels)
+        # train()/eval() exist for the common protocol: the output is the same in both modes
+        super().__init__(int(num_channels))
         self.eps = check_eps(eps)
-        self.gamma = np.ones(self.num_features)
-        self.beta = np.zeros(self.num_features)
-        self.dgamma = self.dbeta = None
-        self.training = True
-        self._cache = None
-
-    @property
-    def params(self) -> dict:
-        return {"gamma": self.gamma, "beta": self.beta}
-
-    @property
-    def grads(self) -> dict:
-        return {"gamma": self.dgamma, "beta": self.dbeta}
-
-    def train(self):
-        """Training mode (kept for the common protocol: the output does not change)."""
-        self.training = True
-        return self
-
-    def eval(self):
-        """Eval mode (kept for the common protocol: the output does not change)."""
-        self.training = False
-        return self
 
     def forward(self, x):
         """Normalize ``x`` (N, C, ...) and remember what backward needs."""
@@ -201,13 +180,9 @@ class _PerExampleNorm:
 
     def backward(self, dout):
         """Return dx and store ``dgamma``/``dbeta`` (also in ``grads``)."""
-        if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        dx, dgamma, dbeta = groupnorm_backward(dout, self._cache)
-        self.dgamma, self.dbeta = dgamma.astype(np.float64), dbeta.astype(np.float64)
+        dx, dgamma, dbeta = groupnorm_backward(dout, self._saved())
+        self._store_grads(dgamma, dbeta)
         return dx
-
-    __call__ = forward
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.num_features}, groups={self.num_groups}, "
@@ -239,5 +214,3 @@ class InstanceNorm(_PerExampleNorm):
         if x.ndim != 4:
             raise ValueError(f"InstanceNorm needs 4-D (N, C, H, W) input; got shape {x.shape}")
         return super().forward(x)
-
-    __call__ = forward
