@@ -18,7 +18,7 @@ import numpy as np
 from ._checks import as_float_array, check_dout
 from .layer import Layer
 
-__all__ = ["Layer", "Linear", "Sigmoid", "ReLU", "Tanh", "Dropout", "Sequential",
+__all__ = ["Linear", "Sigmoid", "ReLU", "Tanh", "Dropout", "Sequential",
            "softmax_cross_entropy", "SGD"]
 
 

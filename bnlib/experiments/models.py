@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import nn
 from ..batchnorm import BatchNorm
+from ..layer import Layer
 
 __all__ = ["MLP", "mlp", "ShiftNoise", "ACTIVATIONS", "SATURATION"]
 
@@ -21,7 +22,7 @@ SATURATION = 4.0
 """A sigmoid input with ``|z| > 4`` is called saturated: there sigma'(z) < 0.018 (vs 0.25 at 0)."""
 
 
-class ShiftNoise(nn.Layer):
+class ShiftNoise(Layer):
     r"""Non-stationary noise: a per-unit scale and shift redrawn at every training step.
 
     :math:`y = s \odot x + m` with, at each training forward,
