@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_float_array", "check_batch", "check_param", "check_eps", "check_dout"]
+__all__ = ["as_float_array", "check_batch", "raise_not_finite", "check_param", "check_eps", "check_dout"]
 
 
 def as_float_array(a, name: str) -> np.ndarray:
@@ -30,11 +30,13 @@ def as_float_array(a, name: str) -> np.ndarray:
 
 
 def check_batch(x, *, training: bool, num_features: int | None = None,
-                ndims: tuple[int, ...] = (2, 4)) -> np.ndarray:
+                ndims: tuple[int, ...] = (2, 4), finite: bool = True) -> np.ndarray:
     """Validate a batch: shape (N, D) or (N, C, H, W), finite values in training.
 
     In training mode every channel needs at least two values, otherwise its
     variance is zero by construction and the normalized output is meaningless.
+    ``finite=False`` leaves the NaN/inf test to the caller (the compact forward
+    tests the batch mean instead, which saves a pass over the data).
     """
     x = as_float_array(x, "x")
     if x.ndim not in ndims:
@@ -53,9 +55,14 @@ def check_batch(x, *, training: bool, num_features: int | None = None,
                 f"variance; got shape {x.shape} ({per_channel} value per channel). "
                 f"Use a larger batch, or call .eval() to normalize with running statistics"
             )
-        if not np.isfinite(x).all():
-            raise ValueError("x contains NaN or inf; a training batch must be finite")
+        if finite and not np.isfinite(x).all():
+            raise_not_finite()
     return x
+
+
+def raise_not_finite():
+    raise ValueError("x contains NaN or inf (or values so large their sum overflows); "
+                     "a training batch must be finite")
 
 
 def check_param(p, name: str, num_features: int) -> np.ndarray:

@@ -29,7 +29,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_batch, check_dout, check_eps, check_param
+from ._checks import (as_float_array, check_batch, check_dout, check_eps, check_param,
+                      raise_not_finite)
 from ._layout import Layout
 from .layer import AffineNorm
 
@@ -79,6 +80,8 @@ def _moments(x: np.ndarray, lay: Layout, centred: np.ndarray):
     """
     m = x.size // lay.C
     mu = lay.channel_sum(x) / m
+    if not np.isfinite(mu).all():    # any NaN or inf in a channel makes its sum NaN or inf
+        raise_not_finite()
     mu_row = lay.pattern(mu)
     sq = None
     for s in lay.slabs:
@@ -129,7 +132,7 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
     ``x``: (N, D) or (N, C, H, W); ``gamma``, ``beta``: (D,) or (C,).
     Float32 input gives float32 output.
     """
-    x = check_batch(x, training=True)
+    x = check_batch(x, training=True, finite=False)   # _moments tests finiteness
     gamma, beta = _params(x, gamma, beta)
     out, cache, _, _ = _train_forward(x, gamma, beta, check_eps(eps))
     return out, cache
@@ -218,7 +221,8 @@ class BatchNorm(AffineNorm):
 
     def forward(self, x):
         """Normalize a (N, C) or (N, C, H, W) batch per channel; returns y, same shape and dtype."""
-        x = check_batch(x, training=self.training, num_features=self.num_features)
+        # in training, _moments tests finiteness (before any state changes)
+        x = check_batch(x, training=self.training, num_features=self.num_features, finite=False)
         gamma, beta = self.gamma.astype(x.dtype), self.beta.astype(x.dtype)
         if self.training:
             out, cache, mu, var = _train_forward(x, gamma, beta, self.eps)
