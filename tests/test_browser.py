@@ -71,7 +71,8 @@ def browser():
     except ImportError:
         _unavailable("the Python package playwright is not installed")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        # generous timeouts: a first start (font caches) on a busy 2-core machine can be slow
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=120_000)
         yield b
         b.close()
 
@@ -84,6 +85,7 @@ class Visit:
         self.context = browser.new_context(viewport={"width": 1200, "height": 900})
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
+        self.page.set_default_timeout(60_000)
         self.page.on("console", lambda m: self.console.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.console.append(f"uncaught: {e}"))
         self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})")
