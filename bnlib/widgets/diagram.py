@@ -22,7 +22,9 @@ class Diagram:
         self.svg, self.alt = svg, alt
 
     def _repr_html_(self) -> str:
-        svg = self.svg.replace("<svg", f'<svg role="img" aria-label="{esc(self.alt)}"', 1)
+        # scale down to the column width instead of being cut off (height follows the aspect ratio)
+        svg = self.svg.replace("<svg", f'<svg role="img" aria-label="{esc(self.alt)}" '
+                               'style="max-width:100%;height:auto"', 1)
         svg = svg.replace(">", f"><title>{esc(self.alt)}</title>", 1)
         return f'<div class="bn-diagram" style="max-width:100%;overflow-x:auto">{svg}</div>'
 
