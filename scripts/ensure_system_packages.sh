@@ -19,6 +19,15 @@ if [ "$(id -u)" -eq 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo=
 fi
 echo "Installing system packages: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get install -y -q "${need[@]}" >/dev/null 2>&1 ||
-  { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q "${need[@]}" >/dev/null; } ||
-  { echo "apt-get could not install: ${need[*]}"; exit 1; }
+updated=0
+for pkg in "${need[@]}"; do
+  $sudo apt-get install -y -q "$pkg" >/dev/null 2>&1 && continue
+  if [ $updated -eq 0 ]; then $sudo apt-get update -q >/dev/null 2>&1; updated=1; fi
+  $sudo apt-get install -y -q "$pkg" >/dev/null 2>&1 && continue
+  if [ "$pkg" = dataset-fashion-mnist ]; then
+    # not packaged everywhere (e.g. some Ubuntu releases): bnlib.data downloads and verifies it
+    echo "apt-get could not install dataset-fashion-mnist: the data will be downloaded on first use"
+  else
+    echo "apt-get could not install $pkg"; exit 1
+  fi
+done
