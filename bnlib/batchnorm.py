@@ -35,7 +35,7 @@ from ._layout import Layout
 from .layer import AffineNorm
 
 __all__ = ["BNCache", "batchnorm_forward", "batchnorm_backward", "batchnorm_inference",
-           "batch_statistics", "fold_into_linear", "BatchNorm"]
+           "fold_into_linear", "BatchNorm"]
 
 
 class BNCache(NamedTuple):
@@ -89,14 +89,6 @@ def _moments(x: np.ndarray, lay: Layout, centred: np.ndarray):
         part = lay.channel_sum(d, d)             # reads the slab just written, from cache
         sq = part if sq is None else sq + part
     return mu, sq / m
-
-
-def batch_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and biased variance of a 2-D or 4-D batch."""
-    x = np.ascontiguousarray(as_float_array(x, "x"))      # integers become float64
-    lay = Layout.of(x)
-    x = lay.matrix(x)
-    return _moments(x, lay, np.empty_like(x))
 
 
 def _train_forward(x, gamma, beta, eps):

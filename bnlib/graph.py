@@ -172,8 +172,6 @@ NODES: tuple[Node, ...] = (
 )
 
 _BY_NAME = {n.name: n for n in NODES}
-SYMBOLS = {"x": "x", "gamma": r"\gamma", "beta": r"\beta", "eps": r"\epsilon",
-           **{n.name: n.symbol for n in NODES}}
 
 
 def node(name: str) -> Node:
