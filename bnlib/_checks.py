@@ -9,7 +9,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_float_array", "check_batch", "raise_not_finite", "check_param", "check_eps", "check_dout"]
+__all__ = ["as_float_array", "check_batch", "raise_not_finite", "check_param", "check_eps", "check_dout",
+           "check_int", "per_channel"]
 
 
 def as_float_array(a, name: str) -> np.ndarray:
@@ -92,3 +93,17 @@ def check_dout(dout, shape: tuple[int, ...]) -> np.ndarray:
             f"dout must have the shape of the forward output {tuple(shape)}; got {dout.shape}"
         )
     return dout
+
+
+def check_int(value, name: str, minimum: int = 1) -> int:
+    """Validate an integer argument (not a bool) that must be at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}; got {value}")
+    return int(value)
+
+
+def per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
+    """Reshape a (C,) vector so it broadcasts against an (N, C) or (N, C, H, W) batch."""
+    return v if ndim == 2 else v.reshape((1, -1) + (1,) * (ndim - 2))

@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from ._checks import as_float_array, check_dout
+from ._checks import as_float_array, check_dout, check_int
 from .layer import Layer
 
 __all__ = ["Linear", "Sigmoid", "ReLU", "Tanh", "Dropout", "Sequential",
@@ -43,9 +43,7 @@ class Linear(Layer):
                  dtype=np.float32, input_grad: bool = True):
         super().__init__()
         self.input_grad = bool(input_grad)
-        for name, v in (("d_in", d_in), ("d_out", d_out)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name} must be a positive int; got {v!r}")
+        d_in, d_out = check_int(d_in, "d_in"), check_int(d_out, "d_out")
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)); "
                             f"got {type(rng).__name__}")

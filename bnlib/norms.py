@@ -32,12 +32,11 @@ running statistics, so ``train()`` and ``eval()`` change nothing they compute.
 """
 from __future__ import annotations
 
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import as_float_array, check_dout, check_eps, check_param
+from ._checks import as_float_array, check_dout, check_eps, check_int, check_param, per_channel
 from .layer import AffineNorm
 
 __all__ = ["NormCache", "groupnorm_forward", "groupnorm_backward", "layernorm_forward",
@@ -71,26 +70,13 @@ def _check_input(x, groups: int, name: str) -> np.ndarray:
     return x
 
 
-def _check_groups(groups) -> int:
-    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
-        raise TypeError(f"num_groups must be an int; got {type(groups).__name__}")
-    if groups < 1:
-        raise ValueError(f"num_groups must be at least 1; got {groups}")
-    return int(groups)
-
-
-def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
-    """Reshape a (C,) vector so it broadcasts against an ndim-D batch."""
-    return v.reshape((1, -1) + (1,) * (ndim - 2))
-
-
 def groupnorm_forward(x, gamma, beta, num_groups: int, eps: float = 1e-5):
     """Group norm: statistics per example over each group of channels, ``(y, NormCache)``.
 
     ``x``: (N, C) or (N, C, H, W) with C divisible by ``num_groups``;
     ``gamma``, ``beta``: (C,). Float32 input gives float32 output.
     """
-    g = _check_groups(num_groups)
+    g = check_int(num_groups, "num_groups")
     x = _check_input(x, g, "groupnorm_forward")
     c = x.shape[1]
     gamma = check_param(gamma, "gamma", c).astype(x.dtype, copy=False)
@@ -100,7 +86,7 @@ def groupnorm_forward(x, gamma, beta, num_groups: int, eps: float = 1e-5):
     xmu = xg - xg.mean(axis=2, keepdims=True)
     inv_std = 1.0 / np.sqrt((xmu * xmu).mean(axis=2) + eps)     # (N, G)
     x_hat = (xmu * inv_std[:, :, None]).reshape(x.shape)
-    out = x_hat * _per_channel(gamma, x.ndim) + _per_channel(beta, x.ndim)
+    out = x_hat * per_channel(gamma, x.ndim) + per_channel(beta, x.ndim)
     return out, NormCache(x_hat, gamma, inv_std, g)
 
 
@@ -115,7 +101,7 @@ def groupnorm_backward(dout, cache: NormCache):
     axes = (0,) + tuple(range(2, nd))                 # all but the channel axis
     dbeta = dout.sum(axis=axes)
     dgamma = (dout * x_hat).sum(axis=axes)
-    gh = (dout * _per_channel(gamma, nd)).reshape(n, g, -1)     # dL/dx_hat per group
+    gh = (dout * per_channel(gamma, nd)).reshape(n, g, -1)     # dL/dx_hat per group
     xh = x_hat.reshape(n, g, -1)
     dx = gh - gh.mean(axis=2, keepdims=True) - xh * (gh * xh).mean(axis=2, keepdims=True)
     dx *= inv_std[:, :, None]
@@ -157,11 +143,8 @@ class _PerExampleNorm(AffineNorm):
     """Shared bookkeeping: gamma, beta, their gradients and the train/eval flag."""
 
     def __init__(self, num_channels: int, num_groups: int, eps: float):
-        if isinstance(num_channels, bool) or not isinstance(num_channels, numbers.Integral):
-            raise TypeError(f"the number of channels must be an int; got {type(num_channels).__name__}")
-        if num_channels < 1:
-            raise ValueError(f"the number of channels must be at least 1; got {num_channels}")
-        self.num_groups = _check_groups(num_groups)
+        num_channels = check_int(num_channels, "the number of channels")
+        self.num_groups = check_int(num_groups, "num_groups")
         if num_channels % self.num_groups:
             raise ValueError(f"{num_channels} channels do not split evenly into "
                              f"{self.num_groups} groups")

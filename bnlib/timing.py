@@ -13,23 +13,15 @@ median over the repeats is reported, and the speed-up is staged / compact.
 """
 from __future__ import annotations
 
-import numbers
 import time
 
 import numpy as np
 
 from . import graph
+from ._checks import check_int
 from .batchnorm import batchnorm_backward, batchnorm_forward
 
 __all__ = ["time_staged_vs_compact"]
-
-
-def _positive_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}; got {value}")
-    return int(value)
 
 
 def time_staged_vs_compact(batch_sizes=(16, 64, 256, 1024, 4096), D: int = 128,
@@ -41,11 +33,11 @@ def time_staged_vs_compact(batch_sizes=(16, 64, 256, 1024, 4096), D: int = 128,
     and ``"speedup"`` = staged / compact. With the defaults it takes about a
     second; the times themselves depend on the machine and its load.
     """
-    sizes = [_positive_int(n, "each batch size", 2) for n in np.atleast_1d(batch_sizes).tolist()]
+    sizes = [check_int(n, "each batch size", 2) for n in np.atleast_1d(batch_sizes).tolist()]
     if not sizes:
         raise ValueError("batch_sizes must list at least one batch size (each at least 2)")
-    D = _positive_int(D, "D", 1)
-    repeats = _positive_int(repeats, "repeats", 1)
+    D = check_int(D, "D", 1)
+    repeats = check_int(repeats, "repeats", 1)
     rng = np.random.default_rng(seed)
     gamma, beta = rng.normal(size=D), rng.normal(size=D)
     staged, compact = [], []
