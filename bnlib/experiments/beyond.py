@@ -15,7 +15,7 @@ from .. import nn
 from ._common import as_tuple, get_data, net_for
 from .training import train
 
-__all__ = ["NoisyBNResult", "noisy_bn", "SmoothnessResult", "smoothness"]
+__all__ = ["NoisyBNResult", "noisy_bn", "SmoothnessResult", "smoothness", "along_gradient"]
 
 
 @dataclass
@@ -89,8 +89,11 @@ def _flat_grads(model) -> np.ndarray:
     return np.concatenate([np.asarray(g, dtype=np.float64).ravel() for _, _, g in model.parameters()])
 
 
-def _along_gradient(model, x, y, etas):
-    """Losses and relative gradient changes at ``w - eta * g`` (on a copy of the model)."""
+def along_gradient(model, x, y, etas):
+    r"""Losses :math:`L(w - \eta g)` and relative gradient changes
+    :math:`\|\nabla L(w - \eta g) - g\| / \|g\|` on batch ``(x, y)`` for each of ``etas``, where
+    ``g`` is the gradient already in the model's layers (after a backward pass on that
+    batch). Works on copies: the model is not changed. Returns two lists."""
     g = _flat_grads(model)
     grads = [np.array(gr, copy=True) for _, _, gr in model.parameters()]
     losses, changes = [], []
@@ -114,7 +117,7 @@ def smoothness(steps: int = 1500, *, etas=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0),
     out = {}
     for bn in (True, False):
         rows = []
-        hook = lambda step, model, x, y: rows.append((step, *_along_gradient(model, x, y, etas)))  # noqa: E731
+        hook = lambda step, model, x, y: rows.append((step, *along_gradient(model, x, y, etas)))  # noqa: E731
         train(net_for(d, bn=bn, seed=seed), d, steps=steps, lr=lr, eval_every=steps, seed=seed,
               hook=hook, hook_every=every)
         out[bn] = ([r[0] for r in rows], np.array([r[1] for r in rows]), np.array([r[2] for r in rows]))
