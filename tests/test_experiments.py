@@ -326,3 +326,16 @@ def test_scorecard_kinds_and_interpolated_speed():
     for row in r.rows:
         assert row.reproduced == (row.verdict == "yes")
     assert len(r.table("identity")) == 2
+
+
+def test_along_gradient_leaves_the_model_alone_and_starts_at_zero():
+    from bnlib.experiments.beyond import along_gradient
+    x, y = TOY[0][:60], TOY[1][:60]
+    model = mlp(depth=2, width=16, bn=True, d_in=x.shape[1], n_classes=4, seed=1)
+    model.backward(nn.softmax_cross_entropy(model.forward(x), y)[1])
+    before = [p.copy() for _, p, _ in model.parameters()]
+    losses, changes = along_gradient(model, x, y, [1e-6, 0.5])
+    for p0, (_, p, _) in zip(before, model.parameters()):
+        np.testing.assert_array_equal(p0, p)
+    assert changes[0] < 1e-3 < changes[1]                 # a vanishing step barely moves the gradient
+    assert losses[0] == pytest.approx(nn.softmax_cross_entropy(model.forward(x), y)[0], rel=1e-4)
