@@ -104,7 +104,7 @@ class Figure1Result:
     def steps_to_accuracy(self, target: float, *, interpolate: bool = False) -> StepsTo:
         """First recorded step at which each run's test accuracy reached ``target``
         (``interpolate``: read off the line between the records around the crossing,
-        see :func:`.first_reach`)."""
+        see ``first_reach`` in the training module)."""
         return StepsTo(first_reach(self.steps, self.test_acc_bn, target, interpolate=interpolate),
                        first_reach(self.steps, self.test_acc_plain, target, interpolate=interpolate))
 

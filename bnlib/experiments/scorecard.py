@@ -59,7 +59,7 @@ class ScoreRow:
 
     @property
     def advantage(self) -> np.ndarray:
-        """Per seed, how much better BN did than the plain network (positive: the paper's way)."""
+        """BN's advantage over the plain network for each seed; positive is the paper's direction."""
         sign = 1.0 if self.higher_is_better else -1.0
         return sign * (np.asarray(self.bn, float) - np.asarray(self.plain, float))
 

@@ -90,7 +90,7 @@ def evaluate(model, x, y) -> tuple[float, float]:
 def steps_to_accuracy(history: History, target: float, *, interpolate: bool = False) -> float:
     """The first recorded step with ``test_acc >= target`` (NaN if never reached);
     with ``interpolate``, the step where the straight line between the two records
-    around that first crossing reaches ``target`` (see :func:`first_reach`)."""
+    around that first crossing reaches ``target`` (see ``first_reach``)."""
     return first_reach(history.steps, history.test_acc, target, interpolate=interpolate)
 
 
