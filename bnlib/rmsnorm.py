@@ -54,7 +54,8 @@ def rmsnorm_forward(x, gamma, eps: float = 1e-6):
     x = _check_x(x)
     gamma = check_param(gamma, "gamma", x.shape[-1]).astype(x.dtype, copy=False)
     eps = check_eps(eps)
-    mean_square = (x * x).mean(axis=-1, keepdims=True)
+    with np.errstate(over="ignore"):          # an overflow is reported below, with its cause
+        mean_square = (x * x).mean(axis=-1, keepdims=True)
     if not np.isfinite(mean_square).all():
         raise ValueError("rmsnorm_forward: the mean square of x overflows its dtype "
                          f"({x.dtype}); scale the input down or use float64")

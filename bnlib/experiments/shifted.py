@@ -55,10 +55,10 @@ class ShiftResult:
 def corruption_study(nets, kinds=("contrast", "noise"), n_test=2000, n_adapt=2000, batch_size=64,
                      data=None) -> ShiftResult:
     """Accuracy of each net on clean and corrupted images, before and after AdaBN."""
-    x, y, pool = _split(data, n_test, n_adapt)
     bad = [k for k in kinds if k not in CORRUPTIONS]
     if bad or not kinds:
         raise ValueError(f"kinds must be a non-empty subset of {sorted(CORRUPTIONS)}; got {kinds!r}")
+    x, y, pool = _split(data, n_test, n_adapt)
     shape = (len(kinds), 3, len(nets))
     source, adapted = np.zeros(shape), np.zeros(shape)
     for s, net in enumerate(nets):
