@@ -178,6 +178,8 @@ def test_adabn_gives_the_average_of_the_batch_statistics():
     assert bn.momentum == 0.1 and not net.training
     with pytest.raises(ValueError, match="at least one batch"):
         A.adapt_batchnorm(net, [])
+    with pytest.raises(ValueError, match="no BatchNorm"):
+        A.adapt_batchnorm(Sequential([ReLU()]), batches)
 
 
 def test_adabn_undoes_an_affine_shift_of_the_input_exactly():
@@ -194,15 +196,25 @@ def test_adabn_undoes_an_affine_shift_of_the_input_exactly():
 
 def test_mixed_statistics_limits(nets, data):
     net, x = nets[0], data[2][:64]
+    before = copy.deepcopy(net)
     np.testing.assert_array_equal(A.predict_with_test_statistics(net, x, 16, np.inf),
                                   net.eval().forward(x).argmax(1))
     np.testing.assert_array_equal(A.predict_with_test_statistics(net, x, 16, 0.0),
                                   T.batch_statistics_predict(net, x, 16))
     assert len(A.predict_with_test_statistics(net, x[:10], 1, 4.0)) == 10
+    for a, b in zip(net.layers, before.layers):          # the network itself is not changed
+        for k in a.params:
+            np.testing.assert_array_equal(a.params[k], b.params[k])
+        if isinstance(a, BatchNorm):
+            np.testing.assert_array_equal(a.running_var, b.running_var)
     with pytest.raises(ValueError, match="one image has no"):
         A.predict_with_test_statistics(net, x, 1, 0.0)
     with pytest.raises(ValueError, match="prior"):
         A.predict_with_test_statistics(net, x, 4, -1.0)
+    with pytest.raises(ValueError, match="prior"):
+        A.predict_with_test_statistics(net, x, 4, "16")
+    with pytest.raises(TypeError, match="batch_size"):
+        A.predict_with_test_statistics(net, x, 4.0, 1.0)
 
 
 def test_frozen_bn_trains_gamma_and_beta_but_keeps_its_statistics(nets, data):

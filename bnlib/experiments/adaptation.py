@@ -19,10 +19,11 @@ contrast (an affine map of the pixels) or adds Gaussian noise, at three severiti
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+import numbers
 
 import numpy as np
 
+from .._checks import check_int
 from ..batchnorm import BatchNorm, batchnorm_inference
 from ..layer import Layer
 from ._common import as_tuple, get_data
@@ -94,6 +95,8 @@ def adapt_batchnorm(net, batches):
     if not batches:
         raise ValueError("AdaBN needs at least one batch of images")
     layers = _batch_norms(net)
+    if not layers:
+        raise ValueError("the network has no BatchNorm layer, so there are no statistics to adapt")
     saved = [layer.momentum for layer in layers]
     net.train()
     try:
@@ -128,9 +131,10 @@ def predict_with_test_statistics(net, x, batch_size: int, prior: float = 0.0) ->
     ``prior`` N: 0 uses only the test batch (a batch of one then needs N > 0),
     ``np.inf`` only the running statistics (plain eval mode). The network is not changed.
     """
-    if not (prior >= 0):
+    if isinstance(prior, bool) or not isinstance(prior, numbers.Real) or not prior >= 0:
         raise ValueError(f"prior must be a number >= 0 (or np.inf); got {prior!r}")
-    if batch_size < 1 or (batch_size < 2 and prior == 0):
+    batch_size = check_int(batch_size, "batch_size")
+    if batch_size < 2 and prior == 0:
         raise ValueError(f"batch_size must be >= 1, and >= 2 when prior is 0 (one image has no "
                          f"variance); got batch_size={batch_size}, prior={prior}")
     probe = copy.deepcopy(net).eval()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import nn
+from .._checks import check_int
 from ..batchnorm import BatchNorm, fold_into_linear
 from ..norms import GroupNorm, WSLinear
 from ..renorm import BatchRenorm
@@ -68,7 +69,7 @@ def batch_statistics_predict(net, x, batch_size: int) -> np.ndarray:
     Training-mode forward on a copy whose running statistics are frozen (momentum 0),
     so ``net`` is not changed. Only the first ``len(x) // batch_size`` full batches are used.
     """
-    if batch_size < 2:
+    if check_int(batch_size, "batch_size") < 2:
         raise ValueError(f"batch statistics need batches of at least 2; got {batch_size}")
     probe = copy.deepcopy(net).train()
     for layer in probe.layers:
