@@ -3,14 +3,13 @@ r"""The normalization family as one computation: statistics over a chosen set of
 Batch, layer, instance and group norm differ only in which axes of ``x`` their
 mean and variance are taken over. For ``x`` of shape (N, C, H, W):
 
-====================  =====================================================
-batch norm            ``axes=(0, 2, 3)`` :cite:p:`ioffe2015batch`
-layer norm            ``axes=(1, 2, 3)`` :cite:p:`ba2016layer`
-instance norm         ``axes=(2, 3)`` :cite:p:`ulyanov2016instance`
-group norm            reshape to (N, G, C/G, H, W), then ``axes=(2, 3, 4)`` :cite:p:`wu2018group`
-RMSNorm               ``axes=(-1,)``, ``centre=False`` :cite:p:`zhang2019root`
-weight standardization  a weight's fan-in axes, e.g. ``axes=(0,)`` for ``W`` (d_in, d_out) :cite:p:`qiao2019micro`
-====================  =====================================================
+* batch norm: ``axes=(0, 2, 3)`` :cite:p:`ioffe2015batch`;
+* layer norm: ``axes=(1, 2, 3)`` :cite:p:`ba2016layer`;
+* instance norm: ``axes=(2, 3)`` :cite:p:`ulyanov2016instance`;
+* group norm: reshape to (N, G, C/G, H, W), then ``axes=(2, 3, 4)`` :cite:p:`wu2018group`;
+* RMSNorm: ``axes=(-1,)`` with ``centre=False`` :cite:p:`zhang2019root`;
+* weight standardization: a weight's fan-in axes, ``axes=(0,)`` for ``W`` (d_in, d_out)
+  :cite:p:`qiao2019micro`.
 
 With :math:`M` values per statistic and means :math:`\overline{\,\cdot\,}` over ``axes``:
 

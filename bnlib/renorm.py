@@ -145,7 +145,7 @@ class BatchRenorm(BatchNorm):
                      doc="Largest allowed r (and 1/r_max the smallest); at least 1.")
     d_max = property(lambda self: self._d_max,
                      lambda self, v: setattr(self, "_d_max", _check_limit(v, "d_max", 0.0)),
-                     doc="Largest allowed |d|; at least 0.")
+                     doc="Largest allowed absolute value of d; at least 0.")
 
     def forward(self, x):
         """Training mode: renormalize and update the running statistics; eval mode: BatchNorm's."""

@@ -97,7 +97,7 @@ def _rms_case(label, x, gamma, dout):
 
 @checker("RMSNorm backward")
 def check_rmsnorm_backward(backward):
-    """Check ``backward(dout, cache) -> (dx, dgamma)``; ``cache`` is :func:`bnlib.norms.rmsnorm_forward`'s RMSCache."""
+    """Check ``backward(dout, cache) -> (dx, dgamma)``; ``cache`` is :func:`bnlib.rmsnorm.rmsnorm_forward`'s RMSCache."""
     what, outputs, cases = "your backward", [], []
     for label, x, gamma, dout in _rms_cases():
         case, cache = _rms_case(label, x, gamma, dout)

@@ -7,8 +7,8 @@ Harness: :func:`mlp`, :func:`train` (-> :class:`History`), :func:`evaluate`,
 :func:`batch_noise`, :func:`gradient_flow`, :func:`scale_invariance`,
 :func:`train_eval_gap`, :func:`noisy_bn`, :func:`smoothness`, :func:`scorecard`;
 and the small-batch comparison of the normalizations, :func:`small_batch`.
-The normalizers of today (:mod:`.normalizers`) and batch norm after training
-(:mod:`.after_training`, :mod:`.adaptation`, :mod:`.shifted`).
+The normalizers of today (``normalizers``) and batch norm after training
+(``after_training``, ``adaptation``, ``shifted``).
 """
 from .beyond import NoisyBNResult, SmoothnessResult, noisy_bn, smoothness
 from .claims import (DeepResult, DriftResult, Figure1Result, PlacementResult, RegularizationResult,

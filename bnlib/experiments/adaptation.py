@@ -26,7 +26,7 @@ import numpy as np
 from .._checks import check_int
 from ..batchnorm import BatchNorm, batchnorm_inference
 from ..layer import Layer
-from ._common import as_tuple, get_data
+from ._common import get_data
 from ._threads import one_blas_thread
 from .models import mlp
 from .training import train

@@ -41,7 +41,7 @@ def norm_mlp(norm: str, seed: int = 0, depth: int = 3, width: int = 100,
              standardize: bool = False) -> MLP:
     """:func:`bnlib.experiments.mlp` with ReLU and the layer ``NORM_LAYERS[norm]`` before each ReLU.
 
-    ``standardize=True`` makes every hidden Linear a :class:`bnlib.norms.WSLinear`
+    ``standardize=True`` makes every hidden Linear a :class:`bnlib.weightstd.WSLinear`
     (weight standardization) holding the same initial weights.
     """
     if norm not in NORM_LAYERS:
@@ -181,7 +181,7 @@ def fold_network(net, dtype=np.float64) -> nn.Sequential:
 
 @dataclass(frozen=True)
 class FoldResult:
-    """How far the folded network is from the batch-norm network (largest |logit difference|).
+    """How far the folded network is from the batch-norm network: the largest absolute logit difference.
 
     ``eval_error``: against the BN network in eval mode; ``train_error``: against the
     BN network in training mode, one value per batch size of ``batch_sizes``;

@@ -132,8 +132,9 @@ class DecodeResult:
     ``bn_eval_vs_train``: largest difference between a token's eval-mode BN output (running
     statistics from padded training batches) and its training-mode output in its batch;
     ``ln_alone_vs_batch`` and ``rms_alone_vs_batch``: the same for layer norm and RMSNorm
-    (the token alone against the token in its batch); ``running_mean_shift``: largest
-    |running mean - mean of the real tokens|, in units of the real tokens' std.
+    (the token alone against the token in its batch); ``running_mean_shift``: the largest
+    distance between the running mean and the mean of the real tokens, in units of the
+    real tokens' standard deviation.
     """
 
     bn_error: str
@@ -171,7 +172,7 @@ def decode_one(lengths=(12, 7, 4, 2), d_model=16, seed=0, train_batches=50) -> D
 
 
 WS_VARIANTS = {"group": ("group", False), "group+ws": ("group", True), "batch": ("batch", False)}
-"""name -> (normalization of :func:`~bnlib.experiments.after_training.norm_mlp`, weight standardization?)."""
+"""name -> (normalization of :func:`bnlib.experiments.norm_mlp`, weight standardization?)."""
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ def ws_comparison(batch_sizes=(4, 32), variants=tuple(WS_VARIANTS), seeds=(0, 1,
                   lr=0.1, n_test=2000, data=None) -> WSResult:
     """Group norm with and without weight standardization, and batch norm, on Fashion-MNIST.
 
-    The protocol of :func:`~bnlib.experiments.after_training.renorm_comparison`: one pass
+    The protocol of :func:`bnlib.experiments.renorm_comparison`: one pass
     over ``examples`` images with plain SGD at ``lr``; the same seed gives every variant
     the same initial weights and example order.
     """

@@ -1,8 +1,8 @@
 """Measurements on shifted test data: how much AdaBN recovers, with how many batches, at what batch size.
 
 Every function takes the trained networks of
-:func:`bnlib.experiments.adaptation.pretrained_nets` (one per seed), corrupts test
-images with :func:`~bnlib.experiments.adaptation.corrupt` and returns a plain
+:func:`bnlib.experiments.pretrained_nets` (one per seed), corrupts test
+images with :func:`bnlib.experiments.corrupt` and returns a plain
 result whose arrays end with one entry per network (seed). Accuracy is measured on
 the first ``n_test`` test images; unlabelled adaptation images come from the other
 end of the test set (the last ``n_adapt``), so no image is adapted on and scored.
