@@ -1,6 +1,6 @@
 """One diagram that steps through the batch-norm graph, node by node, forward or backward.
 
-Each frame highlights one node of :data:`bnlib.graph.NODES` (and the edges into it,
+Each frame highlights one node of ``bnlib.graph.NODES`` (and the edges into it,
 or out of it when stepping backward), writes the shape of every value on the
 edges, and says what the node computes: its formula forward, its local
 derivative backward. Values (or gradients) are shown only with
