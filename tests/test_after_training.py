@@ -13,6 +13,7 @@ import pytest
 from bnlib import BatchNorm
 from bnlib import exercises as E
 from bnlib.experiments import adaptation as A
+from bnlib.experiments import mlp
 from bnlib.experiments import after_training as T
 from bnlib.experiments import normalizers as N
 from bnlib.experiments import shifted as S
@@ -90,7 +91,8 @@ def test_ws_comparison_runs_and_is_deterministic(data):
     a = N.ws_comparison(batch_sizes=(8,), seeds=(0,), examples=200, n_test=100, data=data)
     b = N.ws_comparison(batch_sizes=(8,), seeds=(0,), examples=200, n_test=100, data=data)
     assert a.acc.shape == (3, 1, 1) and np.array_equal(a.acc, b.acc)
-    assert any(type(l).__name__ == "WSLinear" for l in T.norm_mlp("group", standardize=True).layers)
+    ws = mlp(norm="group", activation="relu", standardize=True)
+    assert any(type(l).__name__ == "WSLinear" for l in ws.layers)
 
 
 # --- renorm comparison -----------------------------------------------------------------------
@@ -109,14 +111,18 @@ def test_renorm_comparison_shapes_and_the_batch_free_norm_has_no_gap(data):
         T.renorm_comparison(batch_sizes=(1,), data=data)
 
 
-def test_norm_mlp_swaps_only_the_normalization():
-    bn, rn = T.norm_mlp("batch", seed=3), T.norm_mlp("renorm", seed=3)
-    assert [type(l).__name__ for l in rn.layers].count("BatchRenorm") == 3
-    for a, b in zip(bn.layers, rn.layers):
-        if isinstance(a, Linear):
-            np.testing.assert_array_equal(a.params["W"], b.params["W"])
+def test_the_normalizations_compared_get_the_same_initial_weights():
+    nets = {n: mlp(norm=n, activation="relu", seed=3) for n in ("batch", "renorm", "group")}
+    nets["ws"] = mlp(norm="group", activation="relu", seed=3, standardize=True)
+    assert [type(l).__name__ for l in nets["renorm"].layers].count("BatchRenorm") == 3
+    for other in ("renorm", "group", "ws"):
+        for a, b in zip(nets["batch"].layers, nets[other].layers):
+            if isinstance(a, Linear):
+                np.testing.assert_array_equal(a.params["W"], b.params["W"])
     with pytest.raises(ValueError, match="norm must be"):
-        T.norm_mlp("layer")
+        mlp(norm="weight")
+    with pytest.raises(ValueError, match="init_scale"):
+        mlp(standardize=True, init_scale=0.1)
 
 
 def test_batch_statistics_predict_leaves_the_network_alone(nets, data):

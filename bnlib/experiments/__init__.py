@@ -17,14 +17,14 @@ from .claims import (DeepResult, DriftResult, Figure1Result, PlacementResult, Re
 from .mechanics import (BatchNoiseResult, GradientFlowResult, ScaleInvarianceResult,
                         TrainEvalGapResult, batch_noise, gradient_flow, scale_invariance,
                         train_eval_gap)
-from .models import MLP, ShiftNoise, mlp
+from .models import MLP, NORM_LAYERS, ShiftNoise, mlp
 from .relatives import NORMS, SmallBatchResult, small_batch
 from .scorecard import ScorecardResult, ScoreRow, scorecard
 from .training import History, evaluate, split_data, steps_to_accuracy, train
 from .adaptation import (CORRUPTIONS, FrozenBN, accuracy, adapt_batchnorm, corrupt, freeze_batchnorm,
                          predict_with_test_statistics, pretrained_nets)
-from .after_training import (NORM_LAYERS, FoldResult, RenormResult, batch_statistics_predict,
-                             fold_network, fold_traps, norm_mlp, renorm_comparison)
+from .after_training import (COMPARED, FoldResult, RenormResult, batch_statistics_predict,
+                             fold_network, fold_traps, renorm_comparison)
 from .normalizers import (TOKEN_NORMS, DecodeResult, PaddingSweep, WSResult, companion_change,
                           decode_one, normalize_tokens, padding_sweep, token_batch, ws_comparison)
 from .shifted import (BudgetResult, FinetuneResult, ShiftResult, SmallBatchTTAResult,
@@ -43,7 +43,7 @@ __all__ = [
     "TrainEvalGapResult", "NoisyBNResult", "SmoothnessResult", "ScoreRow", "ScorecardResult",
     "SmallBatchResult",
     # the normalizers of today, and batch norm after training
-    "norm_mlp", "NORM_LAYERS", "renorm_comparison", "batch_statistics_predict", "fold_network",
+    "NORM_LAYERS", "COMPARED", "renorm_comparison", "batch_statistics_predict", "fold_network",
     "fold_traps", "corrupt", "CORRUPTIONS", "pretrained_nets", "adapt_batchnorm", "accuracy",
     "predict_with_test_statistics", "FrozenBN", "freeze_batchnorm", "corruption_study",
     "adaptation_budget", "small_test_batches", "frozen_finetune", "token_batch", "TOKEN_NORMS",

@@ -22,45 +22,16 @@ import numpy as np
 from .. import nn
 from .._checks import check_int
 from ..batchnorm import BatchNorm, fold_into_linear
-from ..norms import GroupNorm, WSLinear
-from ..renorm import BatchRenorm
 from ._common import as_tuple, get_data
 from ._threads import one_blas_thread
-from .models import MLP, mlp
+from .models import mlp
 from .training import train
 
-__all__ = ["NORM_LAYERS", "norm_mlp", "batch_statistics_predict", "RenormResult",
+__all__ = ["COMPARED", "batch_statistics_predict", "RenormResult",
            "renorm_comparison", "fold_network", "FoldResult", "fold_traps"]
 
-NORM_LAYERS = {"batch": ("BatchNorm", BatchNorm), "renorm": ("batch renorm", BatchRenorm),
-               "group": ("GroupNorm (10 groups)", lambda width: GroupNorm(10, width))}
-"""The normalizations :func:`norm_mlp` knows: name -> (label for plots, layer factory(width))."""
-
-
-def norm_mlp(norm: str, seed: int = 0, depth: int = 3, width: int = 100,
-             standardize: bool = False) -> MLP:
-    """:func:`bnlib.experiments.mlp` with ReLU and the layer ``NORM_LAYERS[norm]`` before each ReLU.
-
-    ``standardize=True`` makes every hidden Linear a :class:`bnlib.weightstd.WSLinear`
-    (weight standardization) holding the same initial weights.
-    """
-    if norm not in NORM_LAYERS:
-        raise ValueError(f"norm must be one of {sorted(NORM_LAYERS)}; got {norm!r}")
-    net = mlp(depth, width, bn=True, activation="relu", seed=seed)
-    make = NORM_LAYERS[norm][1]
-    # same weights and order as mlp(bn=True): only the normalization layers are swapped
-    net.layers = [make(width) if isinstance(layer, BatchNorm) else layer for layer in net.layers]
-    if standardize:
-        for i in net.linear_idx[:-1]:
-            net.layers[i] = _standardized(net.layers[i])
-    return net
-
-
-def _standardized(layer: nn.Linear) -> WSLinear:
-    ws = WSLinear(layer.d_in, layer.d_out, np.random.default_rng(0), input_grad=layer.input_grad)
-    ws.params = {k: v.copy() for k, v in layer.params.items()}
-    ws.grads = {k: np.zeros_like(v) for k, v in ws.params.items()}
-    return ws
+COMPARED = ("batch", "renorm", "group")
+"""The normalizations :func:`renorm_comparison` knows (names of :data:`bnlib.experiments.NORM_LAYERS`)."""
 
 
 def batch_statistics_predict(net, x, batch_size: int) -> np.ndarray:
@@ -125,9 +96,9 @@ def renorm_comparison(batch_sizes=(2, 4, 8, 32), norms=("batch", "renorm", "grou
     and example order. Test on the first ``n_test`` test images.
     """
     sizes = as_tuple(batch_sizes, "batch_sizes", int)
-    bad = [n for n in norms if n not in NORM_LAYERS]
+    bad = [n for n in norms if n not in COMPARED]
     if bad or not norms:
-        raise ValueError(f"norms must be a non-empty subset of {sorted(NORM_LAYERS)}; got {norms!r}")
+        raise ValueError(f"norms must be a non-empty subset of {list(COMPARED)}; got {norms!r}")
     x_tr, y_tr, x_te, y_te = get_data(data)
     if min(sizes) < 2 or not max(sizes) <= examples <= len(x_tr) or n_test < max(sizes):
         raise ValueError(f"need batch sizes >= 2, examples between the largest batch size and "
@@ -141,7 +112,7 @@ def renorm_comparison(batch_sizes=(2, 4, 8, 32), norms=("batch", "renorm", "grou
     for i, norm in enumerate(norms):
         for j, b in enumerate(sizes):
             for k, seed in enumerate(seeds):
-                net = norm_mlp(norm, seed)
+                net = mlp(norm=norm, activation="relu", seed=seed)
                 steps = examples // b
                 seconds += train(net, subset, steps=steps, lr=lr, batch_size=b,
                                  eval_every=steps, n_eval=1, seed=seed).seconds

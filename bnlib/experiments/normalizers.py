@@ -22,7 +22,7 @@ import numpy as np
 from ..batchnorm import BatchNorm, batchnorm_forward
 from ..norms import layernorm_forward, rmsnorm_forward
 from ._common import as_tuple, get_data
-from .after_training import norm_mlp
+from .models import mlp
 from .training import train
 
 __all__ = ["TOKEN_NORMS", "token_batch", "normalize_tokens", "padding_sweep", "PaddingSweep",
@@ -172,7 +172,7 @@ def decode_one(lengths=(12, 7, 4, 2), d_model=16, seed=0, train_batches=50) -> D
 
 
 WS_VARIANTS = {"group": ("group", False), "group+ws": ("group", True), "batch": ("batch", False)}
-"""name -> (normalization of :func:`bnlib.experiments.norm_mlp`, weight standardization?)."""
+"""name -> (the ``norm`` of :func:`bnlib.experiments.mlp`, weight standardization?)."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +211,6 @@ def ws_comparison(batch_sizes=(4, 32), variants=tuple(WS_VARIANTS), seeds=(0, 1,
         for j, b in enumerate(sizes):
             for k, seed in enumerate(seeds):
                 steps = examples // b
-                acc[i, j, k] = train(norm_mlp(norm, seed, standardize=ws), subset, steps=steps, lr=lr,
+                acc[i, j, k] = train(mlp(norm=norm, activation="relu", seed=seed, standardize=ws), subset, steps=steps, lr=lr,
                                      batch_size=b, eval_every=steps, n_eval=n_test, seed=seed).final_acc
     return WSResult(tuple(variants), np.array(sizes), tuple(seeds), acc)
