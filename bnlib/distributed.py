@@ -167,14 +167,6 @@ def _check_shards(shards, acc_dtype):
         if x.dtype != first.dtype:
             raise TypeError(f"shards[{k}] is {x.dtype} but shards[0] is {first.dtype}: every device "
                             f"must hold the same dtype")
-    total = sum(x.size for x in xs) // max(first.shape[1], 1)
-    if total == 0:
-        raise ValueError(f"the shards hold no values at all (shapes {[x.shape for x in xs]}): every "
-                         f"channel needs values somewhere in the global batch")
-    if total < 2:
-        raise ValueError(f"the global batch has {total} value{'s' if total != 1 else ''} per channel: "
-                         f"a variance needs at least 2 (and the running variance's m / (m - 1) "
-                         f"needs m >= 2); shard shapes {[x.shape for x in xs]}")
     if not all(np.isfinite(x).all() for x in xs):
         raise ValueError("the shards contain NaN or inf; a training batch must be finite")
     acc = np.dtype(np.float32 if first.dtype == np.float16 else first.dtype) if acc_dtype is None \
@@ -182,6 +174,16 @@ def _check_shards(shards, acc_dtype):
     if acc.kind != "f":
         raise TypeError(f"acc_dtype must be a float dtype; got {acc}")
     return xs, first.dtype, acc
+
+
+def _check_count(m: int, shapes) -> None:
+    """The global batch needs at least 2 values per channel."""
+    if m == 0:
+        raise ValueError(f"the shards hold no values at all (shapes {shapes}): every channel needs "
+                         f"values somewhere in the global batch")
+    if m < 2:
+        raise ValueError(f"the global batch has 1 value per channel: a variance needs at least 2 (and "
+                         f"the running variance's m / (m - 1) needs m >= 2); shard shapes {shapes}")
 
 
 def _values(x, acc):
@@ -200,6 +202,8 @@ def _pytorch_stats(xs, eps, acc, comm):
     # every device receives the same table and runs the same merge: one merge stands for all
     table = np.stack(comm.all_gather(local, "forward: mean, invstd, count")[0])     # (K, 2C+1)
     table = table[table[:, -1] >= 1]                       # devices with no values take no part
+    if len(table) == 0:
+        return np.zeros(c, acc), np.zeros(c, acc), 0
     means, inv_stds, counts = table[:, :c], table[:, c:2 * c], table[:, -1]
     # invstd -> var as PyTorch's gather kernel does; the round trip can leave -1 ulp below 0
     var_k = np.maximum(1 / (inv_stds * inv_stds) - eps, 0)
@@ -235,9 +239,14 @@ def sync_batchnorm_forward(shards, gamma, beta, eps=1e-5, design="pytorch", comm
     gamma = check_param(gamma, "gamma", c).astype(acc)
     beta = check_param(beta, "beta", c).astype(acc)
     comm = LocalComm() if comm is None else comm
+    shapes = [x.shape for x in xs]
+    if isinstance(comm, LocalComm):     # the simulation sees every device: refuse before sending anything
+        _check_count(sum(x.size for x in xs) // c, shapes)
     with np.errstate(over="ignore", invalid="ignore"):   # a low-precision run may overflow: shown, not hidden
         mean, var, m = (_pytorch_stats(xs, eps, acc, comm) if design == "pytorch"
                         else _keras_stats(xs, acc, comm))
+    _check_count(m, shapes)             # a real process learns the global count from the exchange
+    with np.errstate(over="ignore", invalid="ignore"):
         mean, var = mean.astype(acc), var.astype(acc)
         inv_std = (1 / np.sqrt(var + eps)).astype(acc)
         outputs, x_mus = [], []
