@@ -9,6 +9,7 @@ Harness: :func:`mlp`, :func:`train` (-> :class:`History`), :func:`evaluate`,
 and the small-batch comparison of the normalizations, :func:`small_batch`.
 """
 from .beyond import NoisyBNResult, SmoothnessResult, noisy_bn, smoothness
+from .devices import CancellationResult, GhostNoiseResult, PreciseBNResult, cancellation, ghost_noise, precise_bn, recompute_statistics  # noqa: E501,F401
 from .claims import (DeepResult, DriftResult, Figure1Result, PlacementResult, RegularizationResult,
                      StepsTo, SweepResult, bn_placement, deep_sigmoid, drift, figure1, init_sweep,
                      lr_sweep, regularization)
