@@ -19,7 +19,8 @@ Designs (forward; the backward is the same for both):
 
 - ``"pytorch"`` (``torch.nn.SyncBatchNorm``): each device computes its count :math:`m_k`, mean and
   :math:`1/\sqrt{\sigma_k^2+\epsilon}` (two passes); these :math:`2C+1` numbers are all-gathered and every
-  device merges them weighted by counts (:func:`bnlib.numerics.chan_merge`).
+  device merges them weighted by counts (the merge of :func:`bnlib.numerics.chan_merge`, without its
+  input checks, so that an overflow in a low-precision run shows as inf or NaN).
 - ``"keras"`` (Keras' synchronized ``BatchNormalization``): devices all-reduce :math:`\sum x`,
   :math:`\sum x^2` and :math:`m_k`, then :math:`\sigma^2 = \overline{x^2} - \bar x^2`: one-pass moments
   of the global batch, with the one-pass cancellation of :mod:`bnlib.numerics`.
@@ -43,7 +44,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_batch, check_dout, check_eps, check_int, check_param, per_channel
 from .batchnorm import batchnorm_backward, batchnorm_forward
-from .numerics import chan_merge, moments, rounded_sum
+from .numerics import merge_unchecked, moments, rounded_sum
 
 __all__ = ["DESIGNS", "Message", "Traffic", "LocalComm", "SyncBNCache", "sync_batchnorm_forward",
            "sync_batchnorm_backward", "sync_running_update", "GhostCache", "ghost_batchnorm_forward",
@@ -207,7 +208,7 @@ def _pytorch_stats(xs, eps, acc, comm):
     means, inv_stds, counts = table[:, :c], table[:, c:2 * c], table[:, -1]
     # invstd -> var as PyTorch's gather kernel does; the round trip can leave -1 ulp below 0
     var_k = np.maximum(1 / (inv_stds * inv_stds) - eps, 0)
-    n, mean, m2 = chan_merge(counts, means, var_k * counts[:, None])
+    n, mean, m2 = merge_unchecked(counts, means, var_k * counts[:, None])
     return mean, m2 / n, int(round(float(n[0])))
 
 
@@ -242,11 +243,12 @@ def sync_batchnorm_forward(shards, gamma, beta, eps=1e-5, design="pytorch", comm
     shapes = [x.shape for x in xs]
     if isinstance(comm, LocalComm):     # the simulation sees every device: refuse before sending anything
         _check_count(sum(x.size for x in xs) // c, shapes)
-    with np.errstate(over="ignore", invalid="ignore"):   # a low-precision run may overflow: shown, not hidden
+    # a low-precision run may overflow: shown, not hidden
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         mean, var, m = (_pytorch_stats(xs, eps, acc, comm) if design == "pytorch"
                         else _keras_stats(xs, acc, comm))
     _check_count(m, shapes)             # a real process learns the global count from the exchange
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         mean, var = mean.astype(acc), var.astype(acc)
         inv_std = (1 / np.sqrt(var + eps)).astype(acc)
         outputs, x_mus = [], []

@@ -27,7 +27,7 @@ import numpy as np
 from ._checks import as_float_array
 
 __all__ = ["Format", "FORMATS", "METHODS", "ORDERS", "to_bfloat16", "get_format", "round_to",
-           "rounded_sum", "variance", "moments", "chan_merge"]
+           "rounded_sum", "variance", "moments", "chan_merge", "merge_unchecked"]
 
 METHODS = ("one_pass", "two_pass", "welford")
 ORDERS = ("pairwise", "sequential")
@@ -40,7 +40,8 @@ def to_bfloat16(x) -> np.ndarray:
     works on the bit pattern: add ``0x7FFF`` plus the lowest kept bit, then clear the low 16 bits.
     Overflow rounds to inf, as it should; NaN stays NaN. Non-float32 input is cast to float32 first.
     """
-    x = np.asarray(as_float_array(x, "x"), dtype=np.float32)
+    with np.errstate(over="ignore"):          # a float64 beyond float32's range is inf in both
+        x = np.asarray(as_float_array(x, "x"), dtype=np.float32)
     bits = x.view(np.uint32).astype(np.uint64)          # 64 bits: the carry cannot wrap around
     bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
     out = bits.astype(np.uint32).view(np.float32)
@@ -65,9 +66,8 @@ class Format(NamedTuple):
 def _native(dtype) -> Format:
     dt, info = np.dtype(dtype), np.finfo(dtype)
 
-    def round_native(a):
-        with np.errstate(over="ignore"):    # beyond the largest number is inf: that is the format
-            return np.asarray(a).astype(dt, copy=False)
+    def round_native(a):      # callers silence the overflow warning: beyond the largest number is inf
+        return np.asarray(a).astype(dt, copy=False)
 
     return Format(dt.name, dt, int(info.nmant), float(info.max), round_native)
 
@@ -96,7 +96,8 @@ def get_format(dtype) -> Format:
 
 def round_to(x, dtype) -> np.ndarray:
     """``x`` rounded to the format ``dtype`` (float16 overflows to inf above 65504, for example)."""
-    return get_format(dtype).round(as_float_array(x, "x"))
+    with np.errstate(over="ignore"):
+        return get_format(dtype).round(as_float_array(x, "x"))
 
 
 def _prepare(x, axis, dtype):
@@ -234,6 +235,14 @@ def chan_merge(counts, means, m2s):
     if np.any(counts.sum(axis=0) == 0):
         raise ValueError("chan_merge needs at least one value overall; some entry has count 0 in "
                          "every part")
+    return merge_unchecked(counts, means, m2s)
+
+
+def merge_unchecked(counts, means, m2s):
+    """:func:`chan_merge` without the input checks, for callers whose parts are already valid (or,
+    in a low-precision experiment, overflowed: inf and NaN then pass through as computed)."""
+    counts = np.broadcast_to(np.reshape(counts, np.shape(counts) + (1,) * (np.ndim(means) - np.ndim(counts))),
+                             np.shape(means))
     n, mean, m2 = counts[0].astype(means.dtype), means[0], m2s[0]
     for nb, mb, m2b in zip(counts[1:], means[1:], m2s[1:]):
         nb = nb.astype(means.dtype)
