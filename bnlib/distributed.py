@@ -3,7 +3,7 @@ r"""Synchronized batch norm over per-device shards, in the two designs framework
 A global batch is split into shards, one per device: ``shards[k]`` is (N_k, C) or (N_k, C, H, W), the
 sizes N_k may differ (an empty shard is allowed). Synchronized BN normalizes every shard with the
 statistics of the whole batch, :math:`m = \sum_k m_k` values per channel, so the result equals
-:func:`bnlib.batchnorm_forward` on the concatenated shards. The devices only exchange per-channel
+:func:`bnlib.batchnorm.batchnorm_forward` on the concatenated shards. The devices only exchange per-channel
 statistics, through two collectives of a *communicator*:
 
 - ``all_reduce(values, tag)``: every device receives the elementwise sum of all devices' arrays;
@@ -41,7 +41,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-
 from ._checks import as_float_array, check_batch, check_dout, check_eps, check_int, check_param, per_channel
 from .batchnorm import batchnorm_backward, batchnorm_forward
 from .numerics import merge_unchecked, moments, rounded_sum
@@ -51,6 +50,7 @@ __all__ = ["DESIGNS", "Message", "Traffic", "LocalComm", "SyncBNCache", "sync_ba
            "ghost_batchnorm_backward"]
 
 DESIGNS = ("pytorch", "keras")
+"""The two designs of synchronized batch norm (see the module docstring)."""
 
 
 class Message(NamedTuple):

@@ -30,7 +30,9 @@ __all__ = ["Format", "FORMATS", "METHODS", "ORDERS", "to_bfloat16", "get_format"
            "rounded_sum", "variance", "moments", "chan_merge", "merge_unchecked"]
 
 METHODS = ("one_pass", "two_pass", "welford")
+"""The variance algorithms :func:`variance` knows."""
 ORDERS = ("pairwise", "sequential")
+"""The summation orders :func:`rounded_sum` knows."""
 
 
 def to_bfloat16(x) -> np.ndarray:
@@ -59,7 +61,7 @@ class Format(NamedTuple):
 
     @property
     def spacing_at_one(self) -> float:
-        """Distance from 1 to the next larger number in this format: 2 ** -fraction_bits."""
+        """The distance from 1 to the next larger number in this format, 2 ** -fraction_bits."""
         return 2.0 ** -self.fraction_bits
 
 

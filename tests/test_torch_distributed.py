@@ -167,6 +167,7 @@ def syncbn_on_gpus(comm, shard, dout, gamma, beta, rm, rv):
     """Task: torch.nn.SyncBatchNorm on this rank's GPU; parameter gradients all-reduced."""
     import torch.distributed as tdist
     dev = torch.device("cuda", comm.rank)
+    torch.cuda.set_device(dev)       # NCCL builds its communicator on the current device
     layer = torch.nn.SyncBatchNorm(len(gamma), eps=EPS, momentum=MOMENTUM).double().to(dev)
     with torch.no_grad():
         layer.weight.copy_(torch.from_numpy(gamma))
