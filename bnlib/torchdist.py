@@ -1,6 +1,6 @@
 r"""Synchronized batch norm on a real distributed engine: ``torch.distributed`` with the gloo backend.
 
-Optional: this module needs PyTorch (``pip install torch==2.13.0``, the CPU build), imports it only
+Optional: this module needs PyTorch (the ``torch`` extra; a CPU build is enough), imports it only
 when called, and nothing else in bnlib imports this module. :class:`TorchComm` is a communicator for
 :func:`bnlib.distributed.sync_batchnorm_forward` / ``_backward`` whose ``all_reduce`` and
 ``all_gather`` are real collectives between processes, one process per device, each holding its own
@@ -43,8 +43,8 @@ def _torch():
         import torch
         import torch.distributed as dist
     except ImportError as err:
-        raise ImportError("bnlib.torchdist needs PyTorch: pip install torch==2.13.0 (the CPU build "
-                          "is enough)") from err
+        raise ImportError("bnlib.torchdist needs PyTorch: pip install -c constraints.txt torch "
+                          "(the version the project tests with; the CPU build is enough)") from err
     return torch, dist
 
 

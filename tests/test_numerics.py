@@ -48,7 +48,9 @@ def test_bfloat16_specials():
 
 
 def test_bfloat16_matches_torch_where_installed():
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed: its bfloat16 is an optional oracle")
+    from conftest import torch_missing_reason
+
+    torch = pytest.importorskip("torch", reason=torch_missing_reason())
     x = (np.random.default_rng(1).standard_normal(5000) * 1e3).astype(np.float32)
     theirs = torch.from_numpy(x).to(torch.bfloat16).to(torch.float32).numpy()
     np.testing.assert_array_equal(nm.to_bfloat16(x), theirs)

@@ -25,8 +25,9 @@ import time
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="PyTorch is not installed: the torch.distributed tests are "
-                                            "optional (pip install torch==2.13.0 to run them)")
+from conftest import torch_missing_reason  # noqa: E402
+
+torch = pytest.importorskip("torch", reason=torch_missing_reason())
 from bnlib import distributed, torchdist  # noqa: E402
 
 TIMEOUT = 120.0
