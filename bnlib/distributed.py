@@ -133,8 +133,9 @@ def _messages(values, op, same_shape):
         raise ValueError(f"{op} takes a non-empty list with one array per device; got {values!r:.80}")
     values = [np.ascontiguousarray(v) for v in values]
     shapes = [(v.shape, str(v.dtype)) for v in values]
-    if any(v.dtype != values[0].dtype for v in values) or (
-            any(v.shape != values[0].shape for v in values) if same_shape else any(v.ndim != 1 for v in values)):
+    bad_shape = (any(v.shape != values[0].shape for v in values) if same_shape
+                 else any(v.ndim != 1 for v in values))
+    if bad_shape or any(v.dtype != values[0].dtype for v in values):
         want = "the same shape and dtype" if same_shape else "1-D arrays of one dtype"
         raise ValueError(f"{op}: every device must send {want}; got {shapes}")
     return values
@@ -270,8 +271,9 @@ def sync_batchnorm_backward(douts, cache: SyncBNCache):
                         f"{type(cache).__name__}")
     x_mus, gamma, inv_std, _, _, m, dtype, comm = cache
     if not isinstance(douts, (list, tuple)) or len(douts) != len(x_mus):
+        length = len(douts) if hasattr(douts, "__len__") else "?"
         raise ValueError(f"douts must be a list of {len(x_mus)} arrays, one per shard; got "
-                         f"{type(douts).__name__} of length {len(douts) if hasattr(douts, '__len__') else '?'}")
+                         f"{type(douts).__name__} of length {length}")
     acc = gamma.dtype
     gs = [check_dout(g, x.shape).astype(acc, copy=False) for g, x in zip(douts, x_mus)]
     c = gamma.shape[0]

@@ -128,7 +128,9 @@ def _pairwise(a: np.ndarray, fmt: Format) -> np.ndarray:
 def _sequential(a: np.ndarray, fmt: Format) -> np.ndarray:
     """Sum over axis 0 one value at a time into one rounded accumulator (a naive loop)."""
     if fmt.name in ("float64", "float32", "float16"):
-        return np.cumsum(a, axis=0, dtype=fmt.storage)[-1] if a.shape[0] else np.zeros(a.shape[1:], fmt.storage)
+        if a.shape[0] == 0:
+            return np.zeros(a.shape[1:], fmt.storage)
+        return np.cumsum(a, axis=0, dtype=fmt.storage)[-1]     # add.accumulate: one value at a time
     total = np.zeros(a.shape[1:], fmt.storage)
     for row in a:
         total = fmt.round(total + row)

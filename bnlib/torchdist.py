@@ -142,6 +142,7 @@ def _worker(rank, world, store, task, args, out_dir, timeout, backend):
         try:
             comm = TorchComm()
             result = task(comm, *args)
+            dist.barrier()       # nobody tears the group down while another rank still uses it
             np.savez(str(out) + ".npz", **result)
             (Path(str(out) + ".traffic.json")).write_text(json.dumps(comm.traffic.messages))
         finally:
@@ -175,20 +176,24 @@ def run_workers(task, args_per_rank, timeout: float = 120.0, backend: str = "glo
             for p in procs:
                 p.start()
             deadline = time.monotonic() + timeout
-            for p in procs:
-                p.join(max(0.0, deadline - time.monotonic()))
-            if any(p.is_alive() for p in procs):
-                raise TimeoutError(f"{sum(p.is_alive() for p in procs)} of {world} workers still running "
-                                   f"after {timeout:g} s; all were killed")
+            # until all are done, or one failed (the others may wait for it forever), or time is up
+            while any(p.is_alive() for p in procs) and time.monotonic() < deadline \
+                    and not any(p.exitcode not in (None, 0) for p in procs):
+                time.sleep(0.05)
+            running = sum(p.is_alive() for p in procs)
         finally:
             for p in procs:          # whatever happened, no worker outlives this call
                 if p.is_alive():
                     p.kill()
                 p.join()
         errors = sorted(Path(tmp).glob("rank*.err"))
-        if errors or any(p.exitcode != 0 for p in procs):
-            text = "\n".join(e.read_text() for e in errors) or f"exit codes {[p.exitcode for p in procs]}"
-            raise RuntimeError(f"a worker failed:\n{text}")
+        if errors:
+            raise RuntimeError("a worker failed:\n" + "\n".join(e.read_text() for e in errors))
+        if running:
+            raise TimeoutError(f"{running} of {world} workers still running after {timeout:g} s; "
+                               f"all were killed")
+        if any(p.exitcode != 0 for p in procs):
+            raise RuntimeError(f"a worker died without a traceback: exit codes {[p.exitcode for p in procs]}")
         results, traffic = [], []
         for r in range(world):
             with np.load(os.path.join(tmp, f"rank{r}.npz")) as z:

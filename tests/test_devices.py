@@ -143,7 +143,8 @@ STUDENT_MISTAKES = [
     (_with(var_fn=lambda k: k["within"] + k["dev2"].mean(axis=0)), "not weighted by the counts"),
     (_with(var_fn=lambda k: k["within"] + (k["c"][:, None] * k["dev2"]).sum(axis=0)), "not divided by n"),
     (_with(var_fn=lambda k: k["within"] - (k["w"] * k["dev2"]).sum(axis=0)), "term is subtracted"),
-    (_with(var_fn=lambda k: direct(k["c"], k["m"], k["v"])[1] * k["n"]), "sum of squared deviations is returned"),
+    (_with(var_fn=lambda k: direct(k["c"], k["m"], k["v"])[1] * k["n"]),
+     "sum of squared deviations is returned"),
     (_with(var_fn=lambda k: direct(k["c"], k["m"], k["v"])[1] * k["n"] / (k["n"] - 1)), "unbiased"),
     (_with(var_fn=lambda k: np.sqrt(direct(k["c"], k["m"], k["v"])[1])), "standard deviation"),
 ]

@@ -31,7 +31,8 @@ def _bf16_oracle(x):
 def test_bfloat16_rounding_is_nearest_with_ties_to_even():
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.standard_normal(2000) * 10.0 ** rng.integers(-30, 30, 2000),
-                        [1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8), 3.0e-39, -1.5e-40, 3.3e38, 3.4e38, 0.0]])
+                        [1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8), 3.0e-39, -1.5e-40, 3.3e38, 3.4e38,
+                         0.0]])
     x = x.astype(np.float32)
     got = nm.to_bfloat16(x)
     assert got.dtype == np.float32
@@ -207,7 +208,8 @@ def test_bad_input_is_named(call, error, words):
 
 def test_nothing_is_changed_in_place():
     rng = np.random.default_rng(8)
-    x, counts, means, m2s = rng.normal(size=(6, 3)), np.array([2, 4]), rng.normal(size=(2, 3)), np.ones((2, 3))
+    x, counts = rng.normal(size=(6, 3)), np.array([2, 4])
+    means, m2s = rng.normal(size=(2, 3)), np.ones((2, 3))
     before = [a.copy() for a in (x, counts, means, m2s)]
     for method in nm.METHODS:
         for dtype in (None, np.float16, "bfloat16"):

@@ -87,7 +87,8 @@ def test_workers_equal_the_simulation_and_torch_full_batch(sizes, tail, design):
     sim = {"out": np.concatenate(outs), "dx": np.concatenate(dxs), "dgamma": dgamma, "dbeta": dbeta,
            "running_mean": sim_rm, "running_var": sim_rv}
     for key, want in ref.items():
-        np.testing.assert_allclose(workers[key], sim[key], rtol=0, atol=1e-10, err_msg=f"{key}: workers vs simulation")
+        np.testing.assert_allclose(workers[key], sim[key], rtol=0, atol=1e-10,
+                                   err_msg=f"{key}: workers vs simulation")
         np.testing.assert_allclose(workers[key], want, rtol=0, atol=1e-10, err_msg=f"{key}: workers vs torch")
         np.testing.assert_allclose(sim[key], want, rtol=0, atol=1e-10, err_msg=f"{key}: simulation vs torch")
 
@@ -197,5 +198,6 @@ def test_torch_syncbatchnorm_on_gpus_equals_the_simulation():
     sim_rm, sim_rv = distributed.sync_running_update(rm, rv, cache, MOMENTUM)
     np.testing.assert_allclose(np.concatenate([r["out"] for r in results]), np.concatenate(outs), atol=1e-10)
     np.testing.assert_allclose(np.concatenate([r["dx"] for r in results]), np.concatenate(dxs), atol=1e-10)
-    for key, want in (("dgamma", dgamma), ("dbeta", dbeta), ("running_mean", sim_rm), ("running_var", sim_rv)):
+    for key, want in (("dgamma", dgamma), ("dbeta", dbeta), ("running_mean", sim_rm),
+                      ("running_var", sim_rv)):
         np.testing.assert_allclose(results[0][key], want, atol=1e-10)

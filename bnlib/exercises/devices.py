@@ -53,7 +53,8 @@ MERGE_MISTAKES = {
     "inputs_as_unbiased": Mistake("the parts' variances are treated as unbiased",
                                   "each variances[k] is already divided by n_k, so its sum of "
                                   "squares is n_k * variances[k], not (n_k - 1) * variances[k]."),
-    "std_returned": Mistake("the standard deviation is returned", "return the variance, not its square root."),
+    "std_returned": Mistake("the standard deviation is returned",
+                            "return the variance, not its square root."),
 }
 
 
@@ -106,7 +107,8 @@ def check_merge_statistics(merge):
         res = call_student(merge, (counts, means, variances), what, label, ("counts", "means", "variances"))
         mean, var = unpack(res, 2, what, ("mean", "var"))
         c = means.shape[1]
-        outputs.append({"mean": as_output(mean, "mean", (c,), what), "var": as_output(var, "var", (c,), what)})
+        outputs.append({"mean": as_output(mean, "mean", (c,), what),
+                        "var": as_output(var, "var", (c,), what)})
         n, ref_mean, m2 = chan_merge(counts, means, variances * counts[:, None])
         with np.errstate(all="ignore"):
             variants = merge_variants(counts, means, variances)

@@ -110,7 +110,8 @@ def ghost_noise(batch_size: int = 512, ghost_sizes=(16, 32, 64, 128, 256, 512), 
     (17_many_devices). About a second with the defaults."""
     sizes = as_tuple(ghost_sizes, "ghost_sizes", int)
     if any(batch_size % g or g < 2 for g in sizes):
-        raise ValueError(f"every ghost size must be at least 2 and divide batch_size={batch_size}; got {sizes}")
+        raise ValueError(f"every ghost size must be at least 2 and divide batch_size={batch_size}; "
+                         f"got {sizes}")
     pool, x0 = _feature(seed, data)
     rng = np.random.default_rng([seed, 5])
     # one column per random batch; the example sits at a random position in each, so which ghost
