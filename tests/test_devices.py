@@ -69,7 +69,7 @@ def test_ghost_batches_restore_the_noise_of_small_batches():
 
 def test_recompute_statistics_gives_each_layer_its_inputs_population_statistics():
     x_tr, y_tr, _, _ = _toy_data()
-    model = mlp(depth=2, width=8, bn=True, d_in=20, n_classes=3, seed=1)
+    model = mlp(depth=2, width=8, norm="batch", d_in=20, n_classes=3, seed=1)
     for _ in range(3):                       # move the running averages away from their start
         model.forward(x_tr[:50])
     before = [(l.running_mean.copy(), l.running_var.copy()) for l in model if isinstance(l, bnlib.BatchNorm)]

@@ -226,8 +226,8 @@ def precise_bn(seeds=(0, 1, 2), *, steps: int = 600, every: int = 100, lr: float
                 out.append((step, evaluate(model, xt, yt)[0], evaluate(precise, xt, yt)[0],
                             _batch_mode_acc(model, xs, ys, batch_size), evaluate(model, xs, ys)[0],
                             evaluate(precise, xs, ys)[0]))
-        train(net_for(d, bn=True, seed=s), d, steps=steps, lr=lr, batch_size=batch_size, eval_every=steps,
-              n_eval=n_eval, seed=s, hook=hook, hook_every=every)
+        train(net_for(d, norm="batch", seed=s), d, steps=steps, lr=lr, batch_size=batch_size,
+              eval_every=steps, n_eval=n_eval, seed=s, hook=hook, hook_every=every)
     table = np.array([rows[s] for s in seeds])             # (S, T, 6)
     return PreciseBNResult(seeds, table[0, :, 0].astype(int), *(table[:, :, k] for k in range(1, 6)),
                            n_train=len(x_tr), n_recal=n_recal, n_eval=n_eval, batch_size=batch_size, lr=lr)

@@ -115,7 +115,7 @@ class GraphWalk(Animation):
         panel = f'<div class="bn-label">{esc(heading)}</div>{values}' if values else ""
         body = (f'<div class="bn-row"><div class="bn-graph">{svg}</div>'
                 f'<div class="bn-panel">{panel}</div></div>')
-        return Frame(body, esc(f"{heading}: {text}."))
+        return Frame(body, esc(f"{heading}: {text.rstrip('.')}."))
 
 
 def graph_walk(x, gamma, beta, eps=0.0, dy=None, direction="forward",
