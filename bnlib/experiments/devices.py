@@ -52,7 +52,7 @@ class CancellationResult:
 
 def cancellation(ratios=tuple(np.logspace(0, 4, 9)), *, dtype="float32", n: int = 2048,
                  columns: int = 16, seed: int = 0) -> CancellationResult:
-    """Variance error against |mean| / std for :data:`bnlib.numerics.METHODS` (17_many_devices).
+    """Variance error against ``|mean| / std`` for :data:`bnlib.numerics.METHODS` (17_many_devices).
 
     Well under a second in float32 with the defaults (Welford loops over the ``n`` values).
     """
