@@ -1,15 +1,23 @@
-"""One shared plotting style for the book (imported on demand, never by the numpy core).
+"""The book's one visual style: palette, font family and sizes for matplotlib, SVG players and diagrams.
 
-Colours are the Okabe–Ito palette, which stays distinguishable under the
-common forms of colour blindness. Use ``COLORS`` by role so every chapter
-draws "with BN" and "without BN" in the same colours.
+Colours are the Okabe–Ito palette, which stays distinguishable under the common
+forms of colour blindness. Use ``COLORS`` by role so every chapter draws "with BN"
+and "without BN" in the same colours; the book's stylesheet and the players read the
+same values as CSS variables (:func:`css_variables`), so no hex value is copied.
+
+Sizes are CSS pixels as a reader sees them. :func:`figure` turns them into points for
+the figure's own size: a figure is shown at most ``COLUMN_PX`` wide in the text column
+at 1280 px (``WIDE_PX`` with ``wide=True``: tag the cell ``full-width``, or give a
+``{glue:figure}`` ``:figclass: bn-wide``), so a 12-inch figure gets larger points than
+a 6-inch one and its tick labels still render at ``SIZES["tick"]`` px. The PNG is
+drawn at twice that resolution (sharp on high-density screens) and declares its CSS
+width, so on a phone it keeps that size inside a scrolling box instead of shrinking.
+matplotlib is imported only when a figure is made (the players need only the palette).
 """
 from __future__ import annotations
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
-
-__all__ = ["PALETTE", "COLORS", "use_style", "figure", "SATURATED_REGION"]
+__all__ = ["PALETTE", "COLORS", "FONT_FAMILY", "SIZES", "COLUMN_PX", "WIDE_PX", "MIN_TEXT_PX",
+           "SATURATED_REGION", "use_style", "figure", "figure_scale", "css_variables"]
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 COLORS = {
@@ -22,30 +30,105 @@ COLORS = {
     "neutral": "#555555",
     "highlight": "#E69F00",
 }
+UI = {
+    # text and badge colours for the page (checked for 4.5:1 contrast on their backgrounds)
+    "light": {"ok": "#116329", "ok-bg": "#e6f4ea", "fail": "#a40e26", "fail-bg": "#fde8ea",
+              "todo": "#7a4a00", "todo-bg": "#fff4d6", "weak": "#6b4c00", "weak-bg": "#fff4d6",
+              "card": "#ffffff", "ink": "#1b1b1b", "line": "#d0d7de", "muted": "#57606a",
+              "link-on-tint": "#0a4fb3", "node": "#ffffff", "node-input": "#e8eef7", "edge": "#555555"},
+    "dark": {"ok": "#6fdd8b", "ok-bg": "#12301c", "fail": "#ff9492", "fail-bg": "#3c1518",
+             "todo": "#e3b341", "todo-bg": "#35290b", "weak": "#e3b341", "weak-bg": "#35290b",
+             "card": "#1e2228", "ink": "#e6e6e6", "line": "#444c56", "muted": "#a8b1bb",
+             "link-on-tint": "#8ab4f8", "node": "#2a3038", "node-input": "#1f3347", "edge": "#9aa4ae"},
+}
+FONT_FAMILY = ("DejaVu Sans", "Verdana", "sans-serif")
+"""One family everywhere: matplotlib ships DejaVu Sans; SVG text asks for it first."""
+SIZES = {"text": 13.0, "tick": 11.5, "legend": 11.5, "title": 14.0}
+"""Text sizes in CSS px as rendered: axis labels, tick labels, legends, titles."""
+MIN_TEXT_PX = 9.0
+"""No text of a figure, a player or a diagram renders smaller than this."""
+COLUMN_PX = 670
+"""Width of a figure in the text column at a 1280 px window (the column is 688 px)."""
+WIDE_PX = 900
+"""Width of a ``full-width`` figure at 1280 px (the theme gives such cells 136 % of the column)."""
+CSS_PX_PER_INCH = 100
+"""A figure narrower than its column is shown at this many CSS px per inch (never enlarged)."""
 SATURATED_REGION = 4.0
 """``abs(input)`` beyond which the sigmoid's slope is below 0.018 (saturated), shaded in plots."""
 
-_STYLE = {
-    "axes.prop_cycle": mpl.cycler(color=PALETTE),
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "figure.dpi": 100,
-    "savefig.dpi": 100,
-    "figure.figsize": (6.4, 3.6),
-    "font.size": 11,
-    "legend.frameon": False,
-    "image.cmap": "viridis",
-}
+
+def figure_scale(width: float, wide: bool = False) -> float:
+    """CSS px per figure inch when a ``width``-inch figure is shown at 1280 px."""
+    if not width > 0:
+        raise ValueError(f"width must be a positive number of inches; got {width}")
+    shown = min(width * CSS_PX_PER_INCH, WIDE_PX if wide else COLUMN_PX)
+    return shown / width
 
 
-def use_style() -> None:
-    """Apply the book's matplotlib style (call once per notebook)."""
-    mpl.rcParams.update(_STYLE)
+def _style(px_per_inch: float) -> dict:
+    import matplotlib as mpl
+
+    pt = {k: v * 72.0 / px_per_inch for k, v in SIZES.items()}     # px on screen -> points
+    return {
+        "axes.prop_cycle": mpl.cycler(color=PALETTE),
+        "axes.spines.top": False, "axes.spines.right": False,
+        "axes.grid": True, "grid.alpha": 0.3,
+        "font.family": "sans-serif", "font.sans-serif": list(FONT_FAMILY[:2]) + ["DejaVu Sans"],
+        "font.size": pt["text"], "axes.labelsize": pt["text"], "axes.titlesize": pt["title"],
+        "xtick.labelsize": pt["tick"], "ytick.labelsize": pt["tick"],
+        "legend.fontsize": pt["legend"], "legend.title_fontsize": pt["legend"],
+        "figure.titlesize": pt["title"], "legend.frameon": False,
+        # figure dpi = CSS px per inch; the inline backend draws at twice that ("retina")
+        "figure.dpi": px_per_inch, "savefig.dpi": "figure",
+        "image.cmap": "viridis",
+    }
 
 
-def figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float = 3.6, **kw):
-    """``plt.subplots`` with the book's style and a size in inches."""
-    use_style()
+def _retina() -> None:
+    """High-density PNGs that declare their CSS size (IPython only; elsewhere nothing to do)."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
+
+
+def use_style(width: float = 6.4, wide: bool = False) -> None:
+    """Apply the book's matplotlib style, sized for a ``width``-inch figure (see :func:`figure`)."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update(_style(figure_scale(width, wide)))
+    _retina()
+
+
+def figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float = 3.6, wide: bool = False,
+           **kw):
+    """``plt.subplots`` with the book's style, ``width`` x ``height`` inches.
+
+    Text sizes follow :data:`SIZES` in rendered px whatever the width: a figure wider
+    than the column is shown shrunk, so its points are scaled up to match. Use
+    ``wide=True`` for a multi-panel figure in a ``full-width`` cell (or a
+    ``{glue:figure}`` with ``:figclass: bn-wide``). Pass relative font sizes
+    (``fontsize="small"``), not numbers, so they scale too.
+    """
+    import matplotlib.pyplot as plt
+
+    use_style(width, wide)
     return plt.subplots(nrows, ncols, figsize=(width, height), constrained_layout=True, **kw)
+
+
+def css_variables() -> str:
+    """The palette, font and UI colours as CSS custom properties (light, and dark under the theme's switch).
+
+    ``--bn-<role>`` for each of :data:`COLORS`, ``--bn-c<i>`` for :data:`PALETTE`, ``--bn-font``,
+    ``--bn-<ui>`` for the page colours; dark values apply under ``html[data-theme="dark"]``.
+    """
+    font = ", ".join(f'"{f}"' if " " in f else f for f in FONT_FAMILY)
+    common = [f"--bn-{k}: {v};" for k, v in COLORS.items()]
+    common += [f"--bn-c{i}: {c};" for i, c in enumerate(PALETTE)]
+    common += [f"--bn-font: {font};"] + [f"--bn-size-{k}: {v:g}px;" for k, v in SIZES.items()]
+    light = " ".join(common + [f"--bn-{k}: {v};" for k, v in UI["light"].items()])
+    dark = " ".join(f"--bn-{k}: {v};" for k, v in UI["dark"].items())
+    return f':root, .bn-vars {{ {light} }}\nhtml[data-theme="dark"], html[data-theme="dark"] .bn-vars {{ {dark} }}\n'
