@@ -2,7 +2,8 @@
 
 Colours are the Okabe–Ito palette, which stays distinguishable under the common
 forms of colour blindness. Use ``COLORS`` by role so every chapter draws "with BN"
-and "without BN" in the same colours; the book's stylesheet and the players read the
+and "without BN" in the same colours, and so matplotlib figures, the SVG players
+and the graph diagrams highlight in the same orange; the book's stylesheet and the players read the
 same values as CSS variables (:func:`css_variables`), so no hex value is copied.
 
 Sizes are CSS pixels as a reader sees them. :func:`figure` turns them into points for
@@ -27,8 +28,10 @@ COLORS = {
     "both": "#CC79A7",
     "layernorm": "#E69F00",
     "groupnorm": "#56B4E9",
-    "neutral": "#555555",
-    "highlight": "#E69F00",
+    "neutral": "#555555",        # also the graph diagrams' edges
+    "highlight": "#E69F00",      # the node (or bar) being looked at: fills
+    "highlight_line": "#D55E00",  # the same highlight for lines and arrows (3:1 on white)
+    "input": "#E8EEF7",          # graph inputs (x, γ, β, ε) in the diagrams
 }
 UI = {
     # text and badge colours for the page (checked for 4.5:1 contrast on their backgrounds)

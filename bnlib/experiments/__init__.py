@@ -16,7 +16,7 @@ from .mechanics import (BatchNoiseResult, GradientFlowResult, ScaleInvarianceRes
                         TrainEvalGapResult, batch_noise, gradient_flow, scale_invariance,
                         train_eval_gap)
 from .models import MLP, ShiftNoise, mlp
-from .relatives import NORMS, SmallBatchResult, make_mlp, small_batch
+from .relatives import NORMS, SmallBatchResult, small_batch
 from .scorecard import ScorecardResult, ScoreRow, scorecard
 from .training import History, evaluate, split_data, steps_to_accuracy, train
 
@@ -26,7 +26,7 @@ __all__ = [
     # claims
     "drift", "figure1", "lr_sweep", "init_sweep", "deep_sigmoid", "regularization", "bn_placement",
     "batch_noise", "gradient_flow", "scale_invariance", "train_eval_gap", "noisy_bn", "smoothness",
-    "scorecard", "small_batch", "make_mlp", "NORMS",
+    "scorecard", "small_batch", "NORMS",
     # their results
     "DriftResult", "Figure1Result", "StepsTo", "SweepResult", "DeepResult", "RegularizationResult",
     "PlacementResult", "BatchNoiseResult", "GradientFlowResult", "ScaleInvarianceResult",

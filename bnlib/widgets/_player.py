@@ -22,7 +22,7 @@ from importlib import resources
 from ..viz import css_variables
 from ._svg import esc
 
-__all__ = ["Frame", "player_html", "view_html", "style_html", "static_text", "MAX_PLAYER_BYTES"]
+__all__ = ["Frame", "player_html", "view_html", "static_text", "style_tag", "MAX_PLAYER_BYTES"]
 
 MAX_PLAYER_BYTES = 2_000_000
 """Budget for one player's HTML (frames, script and style together)."""
@@ -45,8 +45,8 @@ def static_text(name: str) -> str:
     return resources.files("bnlib").joinpath("static", name).read_text(encoding="utf-8")
 
 
-def style_html() -> str:
-    """The player's ``<style>``: bnlib.viz's CSS variables and player.css."""
+def style_tag() -> str:
+    """The player's ``<style>`` (the live view needs it too): bnlib.viz's CSS variables and player.css."""
     return f"<style>{css_variables()}{static_text('player.css')}</style>"
 
 
@@ -88,7 +88,7 @@ def player_html(frames: list[Frame], title: str, fps: float = 1.0, start: int = 
         f'aria-label="frame" aria-valuetext="{start + 1} of {n}">'
         f'<label>speed <select class="bn-speed">{speeds}</select></label>'
         f'<span class="bn-counter" aria-hidden="true">{start + 1} / {n}</span></div>')
-    return (f'{style_html()}'
+    return (f'{style_tag()}'
             f'<div class="bn-player bn-vars mathjax_ignore tex2jax_ignore" id="{uid}" data-frame="{start}" '
             f'data-frames="{n}" data-fps="{fps:g}" tabindex="0" role="group" aria-label="{esc(title)}">'
             f'<div class="bn-title">{esc(title)}</div>{controls}<div class="bn-frames">{body}</div>'
