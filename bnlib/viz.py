@@ -134,4 +134,20 @@ def css_variables() -> str:
     common += [f"--bn-font: {font};"] + [f"--bn-size-{k}: {v:g}px;" for k, v in SIZES.items()]
     light = " ".join(common + [f"--bn-{k}: {v};" for k, v in UI["light"].items()])
     dark = " ".join(f"--bn-{k}: {v};" for k, v in UI["dark"].items())
-    return f':root, .bn-vars {{ {light} }}\nhtml[data-theme="dark"], html[data-theme="dark"] .bn-vars {{ {dark} }}\n'
+    return (f':root, .bn-vars {{ {light} }}\n'
+            f'html[data-theme="dark"], html[data-theme="dark"] .bn-vars {{ {dark} }}\n' + _dark_diagrams())
+
+
+def _dark_diagrams() -> str:
+    """Dark-mode rules for graphviz's SVG (diagrams and the players' graph), keyed by these colours."""
+    dark = 'html[data-theme="dark"] :is(.bn-diagram, .bn-graph) svg'
+    hl, inp, edge = (COLORS[k].lower() for k in ("highlight", "input", "neutral"))
+    return "\n".join([
+        f"{dark} text {{ fill: var(--bn-ink); }}",
+        f'{dark} g.node [fill="#ffffff"] {{ fill: var(--bn-node); }}',
+        f'{dark} g.node [fill="{inp}"] {{ fill: var(--bn-node-input); }}',
+        f'{dark} g.node [stroke="black"] {{ stroke: var(--bn-muted); }}',
+        f'{dark} g.node:has([fill="{hl}"]) text {{ fill: #1b1b1b; }}',
+        f'{dark} g.edge [stroke="{edge}"] {{ stroke: var(--bn-edge); }}',
+        f'{dark} g.edge [fill="{edge}"] {{ fill: var(--bn-edge); }}',
+    ]) + "\n"
