@@ -6,7 +6,7 @@
 * docutils marks the bibliography ``role="list"`` with ``role="doc-biblioentry"`` items,
   a role a list may not hold (axe, critical: aria-required-children): they become list items.
 
-The search button's fix is a template (``_ext/templates/components/search-button-field.html``).
+The search button's fix is a template (``_ext/templates/search-button-field.html``).
 """
 from __future__ import annotations
 

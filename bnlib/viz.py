@@ -45,9 +45,9 @@ UI = {
              "link-on-tint": "#8ab4f8", "node": "#2a3038", "node-input": "#1f3347", "edge": "#9aa4ae"},
 }
 FONT_FAMILY = ("DejaVu Sans", "Verdana", "sans-serif")
-"""One family everywhere: matplotlib ships DejaVu Sans; SVG text asks for it first."""
+"""The one font family of figures, players and diagrams (matplotlib ships DejaVu Sans; SVG asks for it first)."""
 SIZES = {"text": 13.0, "tick": 11.5, "legend": 11.5, "title": 14.0}
-"""Text sizes in CSS px as rendered: axis labels, tick labels, legends, titles."""
+"""Rendered text sizes in CSS px of axis labels, tick labels, legends and titles."""
 MIN_TEXT_PX = 9.0
 """No text of a figure, a player or a diagram renders smaller than this."""
 COLUMN_PX = 670
@@ -125,7 +125,7 @@ def figure(ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float = 3
 def css_variables() -> str:
     """The palette, font and UI colours as CSS custom properties (light, and dark under the theme's switch).
 
-    ``--bn-<role>`` for each of :data:`COLORS`, ``--bn-c<i>`` for :data:`PALETTE`, ``--bn-font``,
+    ``--bn-<role>`` for each of ``COLORS``, ``--bn-c<i>`` for ``PALETTE``, ``--bn-font``,
     ``--bn-<ui>`` for the page colours; dark values apply under ``html[data-theme="dark"]``.
     """
     font = ", ".join(f'"{f}"' if " " in f else f for f in FONT_FAMILY)

@@ -184,7 +184,7 @@ _SPOILERS = """() => {
 }"""
 # Overflow: an element that sticks out of the article, with no scrolling box of its own between.
 _OVERFLOW = """() => {
-  const article = document.querySelector("article.bd-article") || document.body;
+  const article = document.querySelector("article.bd-article, .bd-article-container, main");
   const box = article.getBoundingClientRect();
   const holds = el => /(auto|scroll|hidden|clip)/.test(getComputedStyle(el).overflowX);
   const bad = [];
@@ -205,11 +205,13 @@ _OVERFLOW = """() => {
   return {page: d.scrollWidth > d.clientWidth + 1 ? `the page scrolls sideways: ${d.scrollWidth} px wide in a ${d.clientWidth} px window` : "",
           elements: bad.slice(0, 8), count: bad.length};
 }"""
-# White boxes in dark mode: a light background of some size inside the content.
+# White boxes in dark mode: a light background of some size inside the content. A figure (an
+# <img>: matplotlib draws on white) sits on the theme's light card on purpose and is not counted.
 _WHITE = """() => {
   const out = [];
   for (const el of document.querySelectorAll("article.bd-article *")) {
     if (el.closest("svg") && el.tagName.toLowerCase() !== "svg") continue;
+    if (el.tagName === "IMG") continue;
     const m = getComputedStyle(el).backgroundColor.match(/rgba?\\(([\\d.]+), ([\\d.]+), ([\\d.]+)(?:, ([\\d.]+))?/);
     if (!m || (m[4] !== undefined && +m[4] < 0.5)) continue;
     const lum = (0.2126 * m[1] + 0.7152 * m[2] + 0.0722 * m[3]) / 255;

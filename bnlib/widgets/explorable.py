@@ -196,5 +196,5 @@ class Explorable:
 
 
 def explorable(x=PENCIL_X, dy=PENCIL_DY, gamma=2.0, beta=1.0, eps=0.0) -> Explorable:
-    """The pencil walk's explorable (defaults: the chapter-3 example). See :class:`Explorable`."""
+    """The pencil walk's explorable (defaults: the chapter-3 example); see ``Explorable``."""
     return Explorable(x=x, dy=dy, gamma=gamma, beta=beta, eps=eps)
