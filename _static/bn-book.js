@@ -4,7 +4,7 @@
  * scrolls (window made wider) is taken out of the tab order again. */
 (function () {
   "use strict";
-  var SELECTOR = "div.math, .katex-display, pre, .cell_output .output, figure > .cell_output, " +
+  var SELECTOR = "div.math, .katex-display, pre, .cell_output .output, figure > .cell_output, .cell_output figure, " +
                  ".mathjax_process, .bn-table-wrap, .bn-diagram, .bn-panel, .pst-scrollable-table-container";
   function mark() {
     var boxes = document.querySelectorAll(".bd-article :is(" + SELECTOR + ")");

@@ -184,7 +184,8 @@ _SPOILERS = """() => {
 }"""
 # Overflow: an element that sticks out of the article, with no scrolling box of its own between.
 _OVERFLOW = """() => {
-  const article = document.querySelector("article.bd-article, .bd-article-container, main");
+  // the article (main on a page without one); the theme's off-canvas drawers are outside it
+  const article = document.querySelector("article.bd-article") || document.querySelector("main");
   const box = article.getBoundingClientRect();
   const holds = el => /(auto|scroll|hidden|clip)/.test(getComputedStyle(el).overflowX);
   const bad = [];
@@ -223,6 +224,27 @@ _WHITE = """() => {
   }
   return out.slice(0, 8);
 }"""
+# How small the text of a diagram, a player's charts and a figure renders here: SVG text at
+# font-size x (drawn width / viewBox width); a PNG that declares its CSS width (bnlib.viz) is
+# never drawn narrower than that (on a phone it scrolls in its box instead).
+_TEXT_SIZES = """() => {
+  const svgs = [...document.querySelectorAll("article .bn-diagram svg, article .bn-player svg, article .bn-view svg")];
+  const small = [];
+  for (const svg of svgs) {
+    const vb = svg.viewBox && svg.viewBox.baseVal, w = svg.getBoundingClientRect().width;
+    if (!vb || !vb.width || !w) continue;
+    const sizes = [...svg.querySelectorAll("text")].map(t => parseFloat(t.getAttribute("font-size") ||
+                                                          getComputedStyle(t).fontSize)).filter(x => x > 0);
+    if (!sizes.length) continue;
+    const px = Math.min(...sizes) * w / vb.width;
+    if (px < 9) small.push(`${(svg.getAttribute("aria-label") || "svg").slice(0, 50)}: ${px.toFixed(1)} px`);
+  }
+  const shrunk = [...document.querySelectorAll("article .cell_output img")]
+    .filter(i => i.style.width && i.getBoundingClientRect().width < parseFloat(i.style.width) - 1
+                 && window.innerWidth <= 700)
+    .map(i => `${(i.alt || i.src).slice(0, 50)}: ${Math.round(i.getBoundingClientRect().width)} of ${i.style.width}`);
+  return {svg: [...new Set(small)].slice(0, 6), shrunk: shrunk.slice(0, 6)};
+}"""
 _AXE = """async () => {
   const r = await axe.run(document, {resultTypes: ["violations"]});
   return r.violations.filter(v => v.impact === "critical" || v.impact === "serious")
@@ -253,12 +275,14 @@ def visits(site, base_url, browser, axe_source):
                        images=v.page.evaluate(_IMAGES), svgs=v.page.evaluate(_SVGS),
                        math=v.page.evaluate(_MATH), weight=page_weight.weigh(v.page),
                        spoilers=v.page.evaluate(_SPOILERS), overflow_desktop=v.page.evaluate(_OVERFLOW),
-                       players=v.page.locator(".bn-player").count(), axe=v.axe(axe_source))
+                       players=v.page.locator(".bn-player").count(), axe=v.axe(axe_source),
+                       text_desktop=v.page.evaluate(_TEXT_SIZES))
         finally:
             v.close()
         v = Visit(browser, base_url + rel, viewport=PHONE)
         try:
-            rec.update(overflow_phone=v.page.evaluate(_OVERFLOW), console_phone=list(v.console))
+            rec.update(overflow_phone=v.page.evaluate(_OVERFLOW), console_phone=list(v.console),
+                       text_phone=v.page.evaluate(_TEXT_SIZES))
         finally:
             v.close()
         v = Visit(browser, base_url + rel)        # light first, then the reader switches to dark
@@ -374,6 +398,16 @@ def test_nothing_sticks_out_of_the_page_on_a_phone_or_a_laptop(visits):
             bad[p] = found
     assert not bad, ("elements wider than the column outside a scrolling box of their own:\n"
                      + "\n".join(f"{p}: {x}" for p, xs in bad.items() for x in xs))
+
+
+def test_text_of_diagrams_players_and_figures_renders_at_9_px_or_more(visits):
+    bad = {}
+    for p, r in visits.items():
+        found = [f"1280 px: {x}" for x in r["text_desktop"]["svg"]] + [f"390 px: {x}" for x in r["text_phone"]["svg"]]
+        found += [f"390 px, figure shrunk: {x}" for x in r["text_phone"]["shrunk"]]
+        if found:
+            bad[p] = found
+    assert not bad, "text too small to read:\n" + "\n".join(f"{p}: {x}" for p, xs in bad.items() for x in xs)
 
 
 def test_axe_finds_no_critical_or_serious_violation(visits):
