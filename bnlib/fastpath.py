@@ -3,12 +3,12 @@ r"""The closed-form batch norm of :mod:`bnlib.batchnorm`, arranged for speed.
 Same signatures, same results (to rounding; ``tests/test_fastpath.py`` checks
 1e-12 in float64) and the same :class:`~bnlib.batchnorm.BNCache`, so a cache from
 either forward works with either backward. The book shows the reference; this
-module is what :class:`bnlib.BatchNorm` and the experiments run.
+module is what :class:`bnlib.batchnorm.BatchNorm` and the experiments run.
 
 Batch norm does almost no arithmetic per value, so its speed is the number of
 passes over memory and how fast each one streams. Hence:
 
-* the batch is handled as the wide matrix of :mod:`bnlib._layout` (its docstring
+* the batch is handled as the wide matrix of ``bnlib._layout`` (its docstring
   says why that streams faster), with per-channel sums by einsum;
 * every result is written into an array made once (``np.empty_like``, ``out=``,
   in-place operators), never into a fresh temporary per operation;

@@ -10,7 +10,7 @@ forward plus a backward on random (N, D) float64 batches of
 
 * ``staged``: :func:`bnlib.graph.forward` then :func:`bnlib.graph.backward` (every
   node's value and gradient kept, as the backward chapter draws it);
-* ``reference``: :func:`bnlib.batchnorm_forward` then :func:`bnlib.batchnorm_backward`
+* ``reference``: :func:`bnlib.batchnorm.batchnorm_forward` then :func:`bnlib.batchnorm.batchnorm_backward`
   (the closed form as the chapter writes it);
 * ``fastpath``: the same closed form from :mod:`bnlib.fastpath` (cache-blocked).
 """

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = {"graph", "batchnorm", "fastpath", "norms", "numerics", "distributed", "gradcheck", "nn",
-        "layer", "data", "renorm", "_checks", "_layout", "_bncache"}
+        "layer", "data", "renorm", "family", "rmsnorm", "weightstd", "_checks", "_layout", "_bncache"}
 """The numpy core: modules of bnlib that hold the math (and their private helpers)."""
 VIEWS = {"widgets", "viz", "notebook", "exercises"}
 

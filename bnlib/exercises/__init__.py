@@ -17,6 +17,7 @@ from .nodes import check_node_backward, check_node_forward
 from .norm_checks import (check_batchnorm_backward, check_batchnorm_forward, check_layernorm_backward,
                           check_layernorm_forward, check_spatial_batchnorm)
 from .numgrad import check_numerical_gradient
+from .zoo import check_adabn, check_rmsnorm_backward
 
 __all__ = [
     "CheckResult", "TOL",
@@ -25,6 +26,7 @@ __all__ = [
     "check_running_update", "check_batchnorm_inference", "check_fold",
     "check_spatial_batchnorm", "check_layernorm_forward", "check_layernorm_backward",
     "check_numerical_gradient",
+    "check_rmsnorm_backward", "check_adabn",
     "layernorm_forward", "layernorm_backward", "LNCache",
     "Exercise", "list_exercises",
 ]

@@ -17,6 +17,8 @@ from .._checks import check_int
 from ..batchnorm import BatchNorm
 from ..layer import Layer
 from ..norms import GroupNorm, LayerNorm
+from ..renorm import BatchRenorm
+from ..weightstd import WSLinear
 
 __all__ = ["MLP", "mlp", "ShiftNoise", "ACTIVATIONS", "NORM_LAYERS", "SATURATION"]
 
@@ -81,20 +83,24 @@ class MLP(nn.Sequential):
         return x, probes
 
 
-NORM_LAYERS = {"batch": lambda width, groups: BatchNorm(width),
-               "layer": lambda width, groups: LayerNorm(width),
-               "group": lambda width, groups: GroupNorm(groups, width)}
-"""The normalizations :func:`mlp` can insert, by the name its ``norm`` argument takes."""
+NORM_LAYERS = {"batch": ("BatchNorm", lambda width, groups: BatchNorm(width)),
+               "renorm": ("batch renorm", lambda width, groups: BatchRenorm(width)),
+               "layer": ("LayerNorm", lambda width, groups: LayerNorm(width)),
+               "group": ("GroupNorm", lambda width, groups: GroupNorm(groups, width))}
+"""The normalizations :func:`mlp` can insert: name -> (label for plots, factory(width, groups))."""
 
 
 def mlp(depth: int = 3, width: int = 100, *, norm: str | None = None, bn: bool = False,
         activation: str = "sigmoid", init_scale: float | None = None, dropout: float = 0.0,
-        bn_position: str = "before", groups: int = 10, noise: tuple[float, float] | None = None,
-        seed: int = 0, rng=None, d_in: int = 784, n_classes: int = 10) -> MLP:
+        bn_position: str = "before", groups: int = 10, standardize: bool = False,
+        noise: tuple[float, float] | None = None, seed: int = 0, rng=None, d_in: int = 784,
+        n_classes: int = 10) -> MLP:
     r"""The Figure-1 network: ``depth`` x [Linear -> (norm) -> activation -> (Dropout)] -> Linear.
 
-    ``norm`` is "batch", "layer", "group" (``groups`` groups of units) or None / "none";
-    ``bn=True`` is short for ``norm="batch"``. Weights are :math:`\mathcal N(0, s^2)`
+    ``norm`` is "batch", "renorm" (batch renormalization), "layer", "group" (``groups``
+    groups of units) or None / "none"; ``bn=True`` is short for ``norm="batch"``.
+    ``standardize=True`` makes every hidden Linear a :class:`bnlib.weightstd.WSLinear`
+    (weight standardization; the same initial weights, drawn in the same order). Weights are :math:`\mathcal N(0, s^2)`
     with ``s = init_scale`` (default :math:`1/\sqrt{d_{in}}` of each layer), biases 0.
     ``bn_position="after"`` puts the norm after the nonlinearity instead.
     ``noise=(mean_spread, scale_spread)`` inserts :class:`ShiftNoise` right before each
@@ -102,6 +108,8 @@ def mlp(depth: int = 3, width: int = 100, *, norm: str | None = None, bn: bool =
     training step.
     """
     norm = _norm_name(norm, bn)
+    if standardize and init_scale is not None:
+        raise ValueError("standardize=True rescales the weights itself; leave init_scale at None")
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
     if bn_position not in ("before", "after"):
@@ -111,15 +119,16 @@ def mlp(depth: int = 3, width: int = 100, *, norm: str | None = None, bn: bool =
     layers, act_idx, linear_idx, d = [], [], [], d_in
     for i in range(depth):
         linear_idx.append(len(layers))
-        layers.append(nn.Linear(d, width, rng, scale=init_scale, input_grad=i > 0))
+        layers.append(WSLinear(d, width, rng, input_grad=i > 0) if standardize
+                      else nn.Linear(d, width, rng, scale=init_scale, input_grad=i > 0))
         if norm and bn_position == "before":
-            layers.append(NORM_LAYERS[norm](width, groups))
+            layers.append(NORM_LAYERS[norm][1](width, groups))
         if noise is not None:
             layers.append(ShiftNoise(width, *noise, rng=rng))
         act_idx.append(len(layers))
         layers.append(ACTIVATIONS[activation]())
         if norm and bn_position == "after":
-            layers.append(NORM_LAYERS[norm](width, groups))
+            layers.append(NORM_LAYERS[norm][1](width, groups))
         if dropout:
             layers.append(nn.Dropout(dropout, rng))
         d = width

@@ -1,8 +1,8 @@
 """The batch-norm graph as a picture: DOT source, inline SVG with alt text, and its description.
 
-Everything here is derived from :data:`bnlib.graph.NODES` (labels, edges, which
-values fan out) and coloured from :data:`bnlib.viz.COLORS`; nothing about the
-graph is written down twice. :func:`draw_graph` gives inline SVG with
+Everything here is derived from ``bnlib.graph.NODES`` (labels, edges, which
+values fan out) and coloured from ``bnlib.viz.COLORS``; nothing about the
+graph is written down twice. ``draw_graph`` gives inline SVG with
 ``role="img"`` and an ``aria-label`` (a plain ``graphviz.Source`` would become an
 ``<img>`` whose alt text is only a file name).
 """
@@ -70,7 +70,7 @@ def to_dot(highlight=None, edge=None, edge_labels=None, rankdir="LR", show="labe
 
 
 def describe_graph(highlight=None, edge=None, direction="forward", **_) -> str:
-    """A sentence saying what a :func:`to_dot` picture shows (its alt text)."""
+    """A sentence saying what a :func:`bnlib.widgets.diagram.to_dot` picture shows (its alt text)."""
     steps = ", ".join(graph.label(n.name) for n in graph.NODES)
     text = (f"The batch-norm computational graph: inputs x, γ, β and ε flow through {steps}; "
             f"{' and '.join(graph.label(n) for n in _NAMES if len(graph.children(n)) > 1)} fan out "
@@ -106,7 +106,7 @@ class Diagram:
 def draw_graph(alt: str | None = None, **to_dot_kwargs) -> Diagram:
     """The batch-norm graph drawn by graphviz, as inline SVG with alt text.
 
-    ``to_dot_kwargs`` go to :func:`to_dot` (``highlight``, ``edge``, ``edge_labels``,
+    ``to_dot_kwargs`` go to :func:`bnlib.widgets.diagram.to_dot` (``highlight``, ``edge``, ``edge_labels``,
     ``rankdir``, ``show``, ``direction``, spacing). Without ``alt`` the text says
     what is highlighted (:func:`describe_graph`).
     """

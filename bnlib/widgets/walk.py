@@ -1,6 +1,6 @@
 """One diagram that steps through the batch-norm graph, node by node, forward or backward.
 
-Each frame highlights one node of :data:`bnlib.graph.NODES` (and the edges into it,
+Each frame highlights one node of ``bnlib.graph.NODES`` (and the edges into it,
 or out of it when stepping backward), writes the shape of every value on the
 edges, and says what the node computes: its formula forward, its local
 derivative backward. Values (or gradients) are shown only with
@@ -115,7 +115,7 @@ class GraphWalk(Animation):
         panel = f'<div class="bn-label">{esc(heading)}</div>{values}' if values else ""
         body = (f'<div class="bn-row"><div class="bn-graph">{svg}</div>'
                 f'<div class="bn-panel">{panel}</div></div>')
-        return Frame(body, esc(f"{heading}: {text}."))
+        return Frame(body, esc(f"{heading}: {text.rstrip('.')}."))
 
 
 def graph_walk(x, gamma, beta, eps=0.0, dy=None, direction="forward",
