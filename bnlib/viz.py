@@ -139,15 +139,19 @@ def css_variables() -> str:
 
 
 def _dark_diagrams() -> str:
-    """Dark-mode rules for graphviz's SVG (diagrams and the players' graph), keyed by these colours."""
+    """Dark-mode rules for graphviz's SVG (diagrams and the players' graph), keyed by these colours.
+
+    Matched case-insensitively (``i``): graphviz writes colours in lower case, the players' restyling
+    in the palette's own case.
+    """
     dark = 'html[data-theme="dark"] :is(.bn-diagram, .bn-graph) svg'
     hl, inp, edge = (COLORS[k].lower() for k in ("highlight", "input", "neutral"))
     return "\n".join([
         f"{dark} text {{ fill: var(--bn-ink); }}",
         f'{dark} g.node [fill="#ffffff"] {{ fill: var(--bn-node); }}',
-        f'{dark} g.node [fill="{inp}"] {{ fill: var(--bn-node-input); }}',
+        f'{dark} g.node [fill="{inp}" i] {{ fill: var(--bn-node-input); }}',
         f'{dark} g.node [stroke="black"] {{ stroke: var(--bn-muted); }}',
-        f'{dark} g.node:has([fill="{hl}"]) text {{ fill: #1b1b1b; }}',
-        f'{dark} g.edge [stroke="{edge}"] {{ stroke: var(--bn-edge); }}',
-        f'{dark} g.edge [fill="{edge}"] {{ fill: var(--bn-edge); }}',
+        f'{dark} g.node:has([fill="{hl}" i]) text {{ fill: #1b1b1b; }}',
+        f'{dark} g.edge [stroke="{edge}" i] {{ stroke: var(--bn-edge); }}',
+        f'{dark} g.edge [fill="{edge}" i] {{ fill: var(--bn-edge); }}',
     ]) + "\n"
