@@ -11,6 +11,7 @@ described in plain words, naming a known mistake when the answer matches one.
 from ._judge import TOL
 from ._result import CheckResult
 from .catalog import Exercise, list_exercises
+from .devices import check_merge_statistics
 from .inference import check_batchnorm_inference, check_fold, check_running_update
 from .layernorm import LNCache, layernorm_backward, layernorm_forward
 from .nodes import check_node_backward, check_node_forward
@@ -27,6 +28,7 @@ __all__ = [
     "check_spatial_batchnorm", "check_layernorm_forward", "check_layernorm_backward",
     "check_numerical_gradient",
     "check_rmsnorm_backward", "check_adabn",
+    "check_merge_statistics",
     "layernorm_forward", "layernorm_backward", "LNCache",
     "Exercise", "list_exercises",
 ]
