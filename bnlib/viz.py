@@ -120,13 +120,17 @@ def _retina() -> None:
         return
     shell = get_ipython()
     if shell is not None:
+        import matplotlib.pyplot as plt
+
+        # pyplot loads its backend at the first figure, and Jupyter's inline backend then sets its
+        # own PNG formatter: load it now, so that _png, registered after it, is the one used
+        getattr(plt, "_get_backend_mod", lambda: None)()
         shell.display_formatter.formatters["image/png"].for_type(Figure, _png)
 
 
 def use_style(width: float = 6.4, wide: bool = False) -> None:
     """Apply the book's matplotlib style, sized for a ``width``-inch figure (see :func:`figure`)."""
     import matplotlib as mpl
-    import matplotlib.pyplot  # noqa: F401  (activates Jupyter's inline backend first, so _png stays the formatter)
 
     mpl.rcParams.update(_style(figure_scale(width, wide)))
     _retina()
