@@ -1,4 +1,7 @@
-"""Fetch the browser-side files the built book serves itself (no CDN at view time).
+"""Fetch the front-end files the book's build and tests use (no CDN at view time).
+
+KaTeX prerenders the math at build time (its CSS and fonts are served by the site);
+axe-core is injected by the browser tests only (the site never serves it).
 
 Each package comes from the npm registry as a tarball, is checked against the
 registry's sha512 integrity value, and only the files the site needs are
@@ -23,8 +26,14 @@ VENDOR = ROOT / "_static" / "vendor"
 
 # package, version, {path inside the tarball (prefix): destination under _static/vendor}
 PACKAGES = [
-    ("mathjax", "3.2.2", {"package/es5/tex-chtml.js": "mathjax/tex-chtml.js",
-                          "package/es5/output/chtml/fonts/woff-v2/": "mathjax/output/chtml/fonts/woff-v2/"}),
+    # math: prerendered at build time by node (_ext/bn_katex.py); the pages get only the CSS and fonts
+    ("katex", "0.19.1", {"package/dist/katex.min.js": "katex/katex.min.js",
+                         "package/dist/katex.min.css": "katex/katex.min.css",
+                         "package/dist/fonts/": "katex/fonts/",
+                         "package/LICENSE": "katex/LICENSE"}),
+    # accessibility checks injected by tests/test_browser.py (never part of a page)
+    ("axe-core", "4.14.1", {"package/axe.min.js": "axe-core/axe.min.js",
+                            "package/LICENSE": "axe-core/LICENSE"}),
 ]
 
 

@@ -1,5 +1,6 @@
 """bnlib.widgets: frames hold the right numbers, both views are offered, the player keeps its contract."""
 import re
+from pathlib import Path
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -298,3 +299,131 @@ def test_highlighting_an_unknown_node_is_an_error_naming_the_nodes():
 
     with pytest.raises(ValueError, match="x_hat"):
         to_dot(highlight="xhat")
+
+
+# --- the player's reading aids -----------------------------------------------------------------------
+
+def test_player_disables_back_at_the_start_and_has_one_live_region():
+    html = player_html([Frame("<p>a</p>", "first"), Frame("<p>b</p>", "second")], "two frames")
+    back = re.search(r'<button[^>]*class="bn-back"[^>]*>', html).group(0)
+    step = re.search(r'<button[^>]*class="bn-step"[^>]*>', html).group(0)
+    assert "disabled" in back and "disabled" not in step
+    assert html.count("aria-live") == 1          # one region for the player, none per hidden frame
+    assert html.index('class="bn-controls"') < html.index('class="bn-frames"')   # controls above the picture
+    last = player_html([Frame("<p>a</p>", "first"), Frame("<p>b</p>", "second")], "t", start=1)
+    assert "disabled" in re.search(r'<button[^>]*class="bn-step"[^>]*>', last).group(0)
+
+
+def test_player_and_charts_take_colours_and_font_from_viz():
+    from bnlib import viz
+
+    html = train_eval_gap(steps=5).to_html()
+    assert viz.FONT_FAMILY[0] in html and "--bn-card" in html
+    assert "#222" not in html and 'stroke="#333"' not in html     # text and axes follow the theme (currentColor)
+    sizes = {float(s) for s in re.findall(r'font-size="([\d.]+)"', html)}
+    assert min(sizes) >= viz.MIN_TEXT_PX, sizes
+
+
+def test_long_chart_titles_wrap_inside_the_picture():
+    from bnlib.widgets._svg import Chart, CHAR_EM, TITLE
+
+    title = "one batch of 256: each point a sample, drawn against its eval-mode twin"
+    c = Chart(250, 200, (0, 1), (0, 1), title=title)
+    lines = re.findall(r'font-weight="bold"[^>]*>([^<]*)</text>', c.svg("t"))
+    assert " ".join(lines) == title and len(lines) > 1
+    assert all(len(line) * TITLE * CHAR_EM <= 250 for line in lines)
+    assert c.h > 200                                               # the chart grew to hold them
+
+
+# --- figure sizes ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("width, wide", [(4.0, False), (6.4, False), (10.0, False), (12.0, False),
+                                         (12.0, True), (16.0, True)])
+def test_figure_text_renders_at_least_9_px_in_the_column(width, wide):
+    """Rendered px = points / 72 * (shown CSS width / width in inches), shown = min(inches * 100, column)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bnlib import viz
+
+    fig, ax = viz.figure(ncols=2, width=width, height=3, wide=wide)
+    shown = min(width * 100, 900 if wide else 670)            # the column at 1280 px, written out here
+    px_per_pt = shown / width / 72
+    rc = matplotlib.rcParams
+    sizes = {k: matplotlib.font_manager.FontProperties(size=rc[k]).get_size_in_points()
+             for k in ("xtick.labelsize", "ytick.labelsize", "legend.fontsize", "axes.labelsize",
+                       "axes.titlesize", "font.size")}
+    assert all(s * px_per_pt >= 9 for s in sizes.values()), {k: round(s * px_per_pt, 1) for k, s in sizes.items()}
+    assert fig.dpi == pytest.approx(shown / width)           # one figure inch = its CSS px at 1x
+    plt.close(fig)
+
+
+def test_css_variables_carry_the_palette_without_copies():
+    from bnlib import viz
+
+    css = viz.css_variables()
+    for role, colour in viz.COLORS.items():
+        assert f"--bn-{role}: {colour};" in css
+    assert 'html[data-theme="dark"]' in css
+
+
+# --- the explorable ---------------------------------------------------------------------------------------
+
+def test_explorable_defaults_are_the_pencil_walk():
+    """The worked example, by hand: mu 5, var 4, std 2; dbeta = sum dy = 8, dgamma = sum dy x_hat = 8."""
+    from bnlib.widgets import explorable
+
+    ex = explorable()
+    cache, trace = ex.result
+    assert cache["mu"] == 5 and cache["var"] == 4 and cache["std"] == 2
+    np.testing.assert_array_equal(cache["x_hat"], [-1.5, -0.5, -0.5, -0.5, 0, 0, 1, 2])
+    np.testing.assert_array_equal(cache["y"], [-2, 0, 0, 0, 1, 1, 3, 5])
+    assert trace.grads["beta"] == 8 and trace.grads["gamma"] == 8
+    np.testing.assert_allclose(trace.grads["x"], [0.5, -0.5, -0.5, -0.5, 0, 1, 0, 0], atol=1e-15)
+    table = ex.table_html()
+    assert "[0.5, -0.5, -0.5, -0.5, 0, 1, 0, 0]" in table and "[-2, 0, 0, 0, 1, 1, 3, 5]" in table
+
+
+def test_explorable_html_passes_the_graph_as_data_and_its_script_knows_every_operation():
+    import json as _json
+
+    from bnlib import graph
+    from bnlib.widgets.explorable import OPS, explorable, spec
+
+    html = explorable().to_html()
+    data = _json.loads(re.search(r'<script type="application/json" class="bn-x-data">(.*?)</script>',
+                                 html, re.S).group(1))
+    assert [n["name"] for n in data["spec"]["nodes"]] == [n.name for n in graph.NODES]
+    assert data["spec"] == _json.loads(_json.dumps(spec()))
+    script = (Path(__file__).resolve().parents[1] / "bnlib" / "static" / "explorable.js").read_text()
+    assert all(re.search(rf"\b{op}: {{", script) for op in OPS)
+    # the script never names a node: names and labels come from the data
+    assert not any(re.search(rf'"{n.name}"', script) for n in graph.NODES if n.name not in ("y",))
+    assert 'class="bn-x-controls" hidden' in html           # inputs appear only once the script runs
+    assert all(f'data-node="{n.name}"' in html for n in graph.NODES)
+
+
+def test_explorable_rejects_bad_input_clearly_and_keeps_its_state():
+    from bnlib.widgets import explorable
+
+    ex = explorable()
+    before = ex.table_html()
+    with pytest.raises(ValueError, match="2 to 16 values"):
+        ex.set(x=[1.0], dy=[1.0])
+    with pytest.raises(ValueError, match="one value per value of x"):
+        ex.set(dy=[1.0, 2.0])
+    with pytest.raises(ValueError, match="eps = 0"):
+        ex.set(x=[3.0] * 8)
+    assert ex.table_html() == before
+
+
+def test_explorable_widget_recomputes_with_bnlib_graph():
+    from bnlib.widgets import explorable
+
+    box = explorable().widget()
+    box.controls["dy"][0].value = 2.0               # dgamma = 8 + 2 * x_hat[0] = 8 - 3
+    assert box.explorable.result[1].grads["gamma"] == 5
+    assert ">5<" in box.view.value.replace("</output>", "<")
+    box.controls["eps"].value = -1.0
+    assert "eps" in box.children[3].value and box.explorable.values["eps"] == 0.0

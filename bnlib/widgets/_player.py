@@ -7,6 +7,10 @@ input ``bn-scrub`` and a select ``bn-speed``. The player's JavaScript and CSS ar
 bnlib's own files (``bnlib/static``), inlined, so a page needs nothing from
 another host. Frames are hidden ``<div class="bn-frame">`` elements; only the
 current one is shown, and without JavaScript the first frame still reads fine.
+The controls sit above the frames (picture and controls in one screen), the frames
+share one grid cell (the player keeps the height of its tallest frame), and one
+visually hidden live region per player announces a frame the reader moves to.
+Colours, font and sizes are bnlib.viz's CSS variables, inlined with the style.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
+from ..viz import css_variables
 from ._svg import esc
 
 __all__ = ["Frame", "player_html", "view_html", "static_text", "style_tag", "MAX_PLAYER_BYTES"]
@@ -41,14 +46,19 @@ def static_text(name: str) -> str:
 
 
 def style_tag() -> str:
-    """The player's CSS as a ``<style>`` element (the live view needs it too)."""
-    return f"<style>{static_text('player.css')}</style>"
+    """The player's ``<style>`` (the live view needs it too): bnlib.viz's CSS variables and player.css."""
+    return f"<style>{css_variables()}{static_text('player.css')}</style>"
 
 
-def view_html(frame: Frame) -> str:
-    """One frame as HTML: the body and the caption, inside a ``bn-view`` (styled by player.css)."""
-    return (f'<div class="bn-view">{frame.body}'
-            f'<div class="bn-caption" aria-live="polite">{frame.caption}</div></div>')
+def view_html(frame: Frame, live: bool = True) -> str:
+    """One frame as HTML: the body and the caption, inside a ``bn-view`` (styled by player.css).
+
+    ``live``: the caption is a polite live region (the single view of a live widget);
+    a player's frames are not, the player has one region of its own.
+    """
+    aria = ' aria-live="polite"' if live else ""
+    return (f'<div class="bn-view bn-vars">{frame.body}'
+            f'<div class="bn-caption"{aria}>{frame.caption}</div></div>')
 
 
 def player_html(frames: list[Frame], title: str, fps: float = 1.0, start: int = 0) -> str:
@@ -60,22 +70,27 @@ def player_html(frames: list[Frame], title: str, fps: float = 1.0, start: int = 
     start = min(max(int(start), 0), len(frames) - 1)
     uid = f"bn-player-{next(_ids)}"
     body = "".join(f'<div class="bn-frame" data-index="{i}"{"" if i == start else " hidden"}>'
-                   f'{view_html(f)}</div>' for i, f in enumerate(frames))
+                   f'{view_html(f, live=False)}</div>' for i, f in enumerate(frames))
     n = len(frames)
     speeds = "".join(f'<option value="{s}"{" selected" if s == 1 else ""}>{s}×</option>'
                      for s in (0.25, 0.5, 1, 2, 4))
     controls = (
         '<div class="bn-controls">'
-        '<button type="button" class="bn-back" aria-label="step back" title="step back">◀ back</button>'
-        '<button type="button" class="bn-play" aria-label="play" title="play">▶ play</button>'
-        '<button type="button" class="bn-pause" aria-label="pause" title="pause" disabled>❚❚ pause</button>'
-        '<button type="button" class="bn-step" aria-label="step forward" title="step forward">step ▶</button>'
+        # the visible text is the accessible name (symbols are hidden from screen readers)
+        f'<button type="button" class="bn-back" title="step back"{" disabled" if start == 0 else ""}>'
+        '<span aria-hidden="true">◀ </span>back</button>'
+        '<button type="button" class="bn-play" title="play"><span aria-hidden="true">▶ </span>play</button>'
+        '<button type="button" class="bn-pause" title="pause" disabled>'
+        '<span aria-hidden="true">❚❚ </span>pause</button>'
+        f'<button type="button" class="bn-step" title="step forward"{" disabled" if start == n - 1 else ""}>'
+        'step<span aria-hidden="true"> ▶</span></button>'
         f'<input type="range" class="bn-scrub" min="0" max="{n - 1}" step="1" value="{start}" '
-        'aria-label="frame">'
-        f'<label>speed <select class="bn-speed" aria-label="speed">{speeds}</select></label>'
-        f'<span class="bn-counter">{start + 1} / {n}</span></div>')
-    return (f'<style>{static_text("player.css")}</style>'
-            f'<div class="bn-player mathjax_ignore tex2jax_ignore" id="{uid}" data-frame="{start}" '
+        f'aria-label="frame" aria-valuetext="{start + 1} of {n}">'
+        f'<label>speed <select class="bn-speed">{speeds}</select></label>'
+        f'<span class="bn-counter" aria-hidden="true">{start + 1} / {n}</span></div>')
+    return (f'{style_tag()}'
+            f'<div class="bn-player bn-vars mathjax_ignore tex2jax_ignore" id="{uid}" data-frame="{start}" '
             f'data-frames="{n}" data-fps="{fps:g}" tabindex="0" role="group" aria-label="{esc(title)}">'
-            f'<div class="bn-title">{esc(title)}</div>{body}{controls}</div>'
+            f'<div class="bn-title">{esc(title)}</div>{controls}<div class="bn-frames">{body}</div>'
+            '<div class="bn-live bn-sr" aria-live="polite" aria-atomic="true"></div></div>'
             f'<script>{static_text("player.js")}</script>')

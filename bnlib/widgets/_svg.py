@@ -2,9 +2,11 @@
 
 Why not matplotlib: a player holds dozens of frames and a live control must
 redraw in well under 50 ms; a small SVG string is a few kilobytes and takes a
-millisecond to build. Colours come from :mod:`bnlib.viz` (Okabe–Ito palette).
-Every chart is an ``<svg role="img" aria-label=...>`` so screen readers and the
-browser tests find its text alternative.
+millisecond to build. Colours, the font family and text sizes come from
+:mod:`bnlib.viz` (the book's one style); text and axes are drawn in
+``currentColor`` so a chart follows the page's light or dark theme. Every chart
+is an ``<svg role="img" aria-label=...>`` so screen readers and the browser tests
+find its text alternative.
 """
 from __future__ import annotations
 
@@ -13,9 +15,14 @@ from html import escape
 
 import numpy as np
 
-__all__ = ["esc", "Chart", "heatmap", "nice_ticks", "fmt"]
+from ..viz import FONT_FAMILY, SIZES
 
-FONT = 'font-family="Helvetica, Arial, sans-serif"'
+__all__ = ["esc", "Chart", "heatmap", "nice_ticks", "fmt", "wrap"]
+
+FONT = 'font-family="{}"'.format(", ".join(FONT_FAMILY))
+TICK, LABEL, TITLE = (round(SIZES[k], 1) for k in ("tick", "text", "title"))
+CHAR_EM = 0.6
+"""Average advance of a character of the font, in em (DejaVu Sans; bold is a little wider)."""
 
 
 def esc(text) -> str:
@@ -31,6 +38,19 @@ def fmt(v: float, digits: int = 3) -> str:
     if abs(v) >= 1000 and v == round(v):
         return f"{v / 1000:g}k"          # training steps: 2k reads better than 2e+03
     return f"{v:.{digits}g}"
+
+
+def wrap(text: str, width_px: float, size: float) -> list[str]:
+    """Split ``text`` into lines that fit ``width_px`` at font ``size`` px (by words)."""
+    per_line = max(int(width_px / (size * CHAR_EM)), 8)
+    lines, line = [], ""
+    for word in str(text).split():
+        if line and len(line) + 1 + len(word) > per_line:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return lines + [line] if line else lines
 
 
 def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -51,16 +71,19 @@ class Chart:
     ``svg(label)`` returns the finished ``<svg>`` with ``label`` as its alt text.
     """
 
-    def __init__(self, width, height, xlim, ylim, margin=(8, 10, 30, 40), title=""):
-        self.w, self.h = width, height
+    def __init__(self, width, height, xlim, ylim, margin=(8, 10, 32, 44), title=""):
+        self.w = width
         self.top, self.right, self.bottom, self.left = margin
-        if title:
-            self.top += 16
+        # a long title wraps instead of running off the picture; the chart grows to hold it
+        lines = wrap(title, width - 8, TITLE) if title else []
+        extra = round(len(lines) * TITLE * 1.25)
+        self.top += extra
+        self.h = height + extra
         self.xlim, self.ylim = (float(xlim[0]), float(xlim[1])), (float(ylim[0]), float(ylim[1]))
         self.parts: list[str] = []
-        if title:
-            self.parts.append(f'<text x="{self.left}" y="14" font-size="12" font-weight="bold" '
-                              f'{FONT}>{esc(title)}</text>')
+        for k, line in enumerate(lines):
+            self.parts.append(f'<text x="4" y="{TITLE * (1.05 + 1.25 * k):.1f}" font-size="{TITLE}" '
+                              f'font-weight="bold" fill="currentColor" {FONT}>{esc(line)}</text>')
 
     def px(self, x):
         (a, b), span = self.xlim, self.w - self.left - self.right
@@ -98,7 +121,7 @@ class Chart:
         path = "".join(f"M{xs[i]:.1f} {y0:.1f}V{ys[i]:.1f}H{xs[i + 1]:.1f}V{y0:.1f}Z"
                        for i in range(len(heights)) if heights[i] > 0)
         self.parts.append(f'<path d="{path}" fill="{color}" fill-opacity="{opacity}" '
-                          f'stroke="#ffffff" stroke-width="0.5"/>')
+                          f'style="stroke:var(--bn-card, #ffffff)" stroke-width="0.5"/>')
 
     def line(self, x, y, color, width=1.8, dash=None):
         pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(self.px(x), self.py(y)))
@@ -124,7 +147,7 @@ class Chart:
         self.parts.append("".join(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="{r}" fill="{color}"/>'
                                   for a, b in zip(self.px(x), self.py(y))))
 
-    def text(self, x, y, s, size=11, anchor="start", color="#222"):
+    def text(self, x, y, s, size=TICK, anchor="start", color="currentColor"):
         """Text at data coordinates."""
         self.parts.append(f'<text x="{float(self.px(x)):.1f}" y="{float(self.py(y)):.1f}" '
                           f'font-size="{size}" text-anchor="{anchor}" fill="{color}" {FONT}>{esc(s)}</text>')
@@ -132,25 +155,26 @@ class Chart:
     def axes(self, xlabel="", ylabel="", xticks=None, yticks=None, xtick_labels=None):
         """Box, ticks and labels (call last so they sit on top)."""
         L, R, T, B = self.left, self.w - self.right, self.top, self.h - self.bottom
-        out = [f'<path d="M{L} {T}V{B}H{R}" fill="none" stroke="#333" stroke-width="1"/>']
+        out = [f'<path d="M{L} {T}V{B}H{R}" fill="none" stroke="currentColor" stroke-width="1"/>']
         xt = nice_ticks(*self.xlim) if xticks is None else xticks
         labels = xtick_labels or [fmt(t) for t in xt]
         for t, lab in zip(xt, labels):
             p = float(self.px(t))
-            out.append(f'<line x1="{p:.1f}" x2="{p:.1f}" y1="{B}" y2="{B + 4}" stroke="#333"/>'
-                       f'<text x="{p:.1f}" y="{B + 15}" font-size="10" text-anchor="middle" {FONT}>'
-                       f'{esc(lab)}</text>')
+            out.append(f'<line x1="{p:.1f}" x2="{p:.1f}" y1="{B}" y2="{B + 4}" stroke="currentColor"/>'
+                       f'<text x="{p:.1f}" y="{B + 4 + TICK}" font-size="{TICK}" text-anchor="middle" '
+                       f'fill="currentColor" {FONT}>{esc(lab)}</text>')
         for t in (nice_ticks(*self.ylim, n=4) if yticks is None else yticks):
             p = float(self.py(t))
-            out.append(f'<line x1="{L - 4}" x2="{L}" y1="{p:.1f}" y2="{p:.1f}" stroke="#333"/>'
-                       f'<text x="{L - 6}" y="{p + 3:.1f}" font-size="10" text-anchor="end" {FONT}>'
-                       f'{esc(fmt(t))}</text>')
+            out.append(f'<line x1="{L - 4}" x2="{L}" y1="{p:.1f}" y2="{p:.1f}" stroke="currentColor"/>'
+                       f'<text x="{L - 6}" y="{p + TICK * 0.35:.1f}" font-size="{TICK}" text-anchor="end" '
+                       f'fill="currentColor" {FONT}>{esc(fmt(t))}</text>')
         if xlabel:
-            out.append(f'<text x="{(L + R) / 2:.1f}" y="{self.h - 3}" font-size="11" text-anchor="middle" '
-                       f'{FONT}>{esc(xlabel)}</text>')
+            out.append(f'<text x="{(L + R) / 2:.1f}" y="{self.h - 3}" font-size="{LABEL}" '
+                       f'text-anchor="middle" fill="currentColor" {FONT}>{esc(xlabel)}</text>')
         if ylabel:
-            out.append(f'<text x="11" y="{(T + B) / 2:.1f}" font-size="11" text-anchor="middle" '
-                       f'transform="rotate(-90 11 {(T + B) / 2:.1f})" {FONT}>{esc(ylabel)}</text>')
+            out.append(f'<text x="{LABEL}" y="{(T + B) / 2:.1f}" font-size="{LABEL}" text-anchor="middle" '
+                       f'transform="rotate(-90 {LABEL} {(T + B) / 2:.1f})" fill="currentColor" {FONT}>'
+                       f'{esc(ylabel)}</text>')
         self.parts.extend(out)
 
     def svg(self, label: str) -> str:

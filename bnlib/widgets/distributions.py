@@ -87,7 +87,7 @@ class Distributions(Animation):
         h.vspan(sat, lim, COLORS["neutral"], 0.15)
         h.bars(s["edges"], s["hist"][k][t], color)
         for q, dash in zip(p[t], ("4 3", None, "4 3")):
-            h.vline(q, "#000000", 1.2, dash=dash)
+            h.vline(q, "currentColor", 1.2, dash=dash)
         h.axes(xlabel="sigmoid input", ylabel="fraction")
         steps = r["steps"]
         b = Chart(320, 170, (steps[0], max(steps[-1], steps[0] + 1)), (-lim, lim), title="15/50/85th percentiles")
@@ -95,7 +95,7 @@ class Distributions(Animation):
         b.hspan(-lim, -sat, COLORS["neutral"], 0.15)
         b.band(steps[:t + 1], np.clip(p[:t + 1, 0], -lim, lim), np.clip(p[:t + 1, 2], -lim, lim), color, 0.3)
         b.line(steps[:t + 1], np.clip(p[:t + 1, 1], -lim, lim), color, 1.8)
-        b.vline(steps[t], "#000000", 1, dash="2 2")
+        b.vline(steps[t], "currentColor", 1, dash="2 2")
         b.axes(xlabel="training step", ylabel="input")
         frac = float(np.mean(np.abs(r[f"samples_{k}"][t]) > sat))
         alt = (f"{name} at step {int(steps[t])}: histogram of the sigmoid input with median {fmt(p[t, 1])} "

@@ -93,8 +93,8 @@ class TrainEvalGap(Animation):
                   xticks=list(lx), xtick_labels=[str(b) for b in BATCH_SIZES])
         yt, ye = s["pairs"][i]
         lim = float(max(np.abs(yt).max(), np.abs(ye).max(), 1.0)) * 1.1
-        right = Chart(250, 230, (-lim, lim), (-lim, lim), title=f"one batch of {m}: each point a sample")
-        right.line([-lim, lim], [-lim, lim], "#999999", 1, dash="4 3")
+        right = Chart(280, 230, (-lim, lim), (-lim, lim), title=f"one batch of {m}: each point a sample")
+        right.line([-lim, lim], [-lim, lim], "currentColor", 1, dash="4 3")
         right.points(ye, yt, COLORS["bn"], 2.5)
         right.axes(xlabel="eval-mode output", ylabel="train-mode output")
         svgs = (left.svg(f"Line plot: RMS gap between train-mode and eval-mode outputs for "

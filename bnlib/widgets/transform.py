@@ -82,7 +82,7 @@ class TransformPlayground(Animation):
             m, sd = float(a.mean()), float(a.std())
             ch.vspan(m - sd, m + sd, color, 0.12)
             ch.bars(edges, c, color)
-            ch.vline(m, "#000000", 1.2, dash="4 3")
+            ch.vline(m, "currentColor", 1.2, dash="4 3")
             ch.text(-lim + 0.05 * lim, top * 0.93, f"mean {fmt(m)}, std {fmt(sd)}", size=10)
             ch.axes(xlabel="value", ylabel="fraction of batch" if not svgs else "")
             svgs.append(ch.svg(f"Histogram of {name} for a batch of {a.size}: mean {fmt(m)}, "
