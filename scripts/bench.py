@@ -18,7 +18,8 @@ broadcasts (C,) vectors over the batch, where the fast path writes into buffers
 made once, streams the batch as a wide matrix and works slab by slab in cache.
 
 Budgets (scripts/bench_book.py): notebook time and memory, cold and warm book
-builds, widget latency and `make test`. Everything printed is also written to
+builds, widget latency and `make test`; the weight of every built page
+(scripts/page_weight.py). Everything printed is also written to
 _build/bench/bench.md.
 
     python scripts/bench.py                 # everything (make test last: minutes)
@@ -246,6 +247,19 @@ def thread_check(quick: bool):
             f"threads: time ratio {r:.2f} (about 1: the fast path calls no BLAS routine).")
 
 
+def page_weights() -> str:
+    """Per-page weight of the built book (scripts/page_weight.py), or why it was not measured."""
+    import page_weight
+
+    if not (page_weight.BUILD / "index.html").is_file():
+        return "## Page weight\n\nNo built book in _build/html: run `make book` first."
+    try:
+        table = page_weight.table(page_weight.weigh_site())
+    except Exception as e:                     # noqa: BLE001 (no browser here: say so)
+        return f"## Page weight\n\nNot measured: {type(e).__name__}: {e}"
+    return f"## Page weight (every byte a page loads, uncompressed; budget {page_weight.BUDGET:,} B)\n\n{table}"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer rounds (noisier)")
@@ -271,7 +285,8 @@ def main(argv=None):
         book = bench_book.budgets(ROOT, notebooks=a.notebooks, build=not a.skip_build,
                                   test=not a.skip_test, test_dir=Path(a.test_dir))
         print("\n" + book, flush=True)
-        parts.append(book)
+        parts += [book, page_weights()]
+        print("\n" + parts[-1], flush=True)
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n\n".join(parts) + "\n")

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages the book needs, if missing: graphviz (the `dot`
-# program) and dataset-fashion-mnist (the data, offline). Extra packages can be
+# program), nodejs (KaTeX prerenders the math at build time) and
+# dataset-fashion-mnist (the data, offline). Extra packages can be
 # named as arguments (CI adds chromium for the browser tests).
 # As root (or with passwordless sudo) it runs apt-get; otherwise it prints the
 # one command to run and carries on (bnlib.data can still download the data).
 set -u
 need=()
 command -v dot >/dev/null 2>&1 || need+=(graphviz)
+command -v node >/dev/null 2>&1 || command -v nodejs >/dev/null 2>&1 || need+=(nodejs)
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 for pkg in "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
