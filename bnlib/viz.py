@@ -39,11 +39,13 @@ UI = {
     "light": {"ok": "#116329", "ok-bg": "#e6f4ea", "fail": "#a40e26", "fail-bg": "#fde8ea",
               "todo": "#7a4a00", "todo-bg": "#fff4d6", "weak": "#6b4c00", "weak-bg": "#fff4d6",
               "card": "#ffffff", "ink": "#1b1b1b", "line": "#d0d7de", "muted": "#57606a",
-              "link-on-tint": "#0a4fb3", "node": "#ffffff", "node-input": "#e8eef7", "edge": "#555555"},
+              "link-on-tint": "#0a4fb3", "node": "#ffffff", "node-input": "#e8eef7", "edge": "#555555",
+              "accent": "#0072B2"},
     "dark": {"ok": "#6fdd8b", "ok-bg": "#12301c", "fail": "#ff9492", "fail-bg": "#3c1518",
              "todo": "#e3b341", "todo-bg": "#35290b", "weak": "#e3b341", "weak-bg": "#35290b",
              "card": "#1e2228", "ink": "#e6e6e6", "line": "#444c56", "muted": "#a8b1bb",
-             "link-on-tint": "#8ab4f8", "node": "#2a3038", "node-input": "#1f3347", "edge": "#9aa4ae"},
+             "link-on-tint": "#8ab4f8", "node": "#2a3038", "node-input": "#1f3347", "edge": "#9aa4ae",
+             "accent": "#8ab4f8"},
 }
 FONT_FAMILY = ("DejaVu Sans", "Verdana", "sans-serif")
 """The one font family of figures, players and diagrams (matplotlib ships DejaVu Sans; SVG asks for it first)."""

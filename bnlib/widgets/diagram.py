@@ -9,7 +9,7 @@ graph is written down twice. ``draw_graph`` gives inline SVG with
 from __future__ import annotations
 
 from .. import graph
-from ..viz import COLORS
+from ..viz import COLORS, FONT_FAMILY
 from ._svg import esc
 
 __all__ = ["Diagram", "to_dot", "draw_graph", "describe_graph", "run_dot", "clean_svg"]
@@ -47,15 +47,15 @@ def to_dot(highlight=None, edge=None, edge_labels=None, rankdir="LR", show="labe
     edge_labels = edge_labels or {}
     lines = [f'digraph bn {{ rankdir={rankdir}; bgcolor="transparent"; ranksep={ranksep:g}; '
              f'nodesep={nodesep:g};',
-             '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", '
-             'fontname="Helvetica", fontsize=12];',
-             f'  edge [fontname="Helvetica", fontsize=10, color="{COLORS["neutral"]}"];']
+             '  node [shape=box, style="filled", fillcolor="#ffffff", '
+             f'fontname="{FONT_FAMILY[0]}", fontsize=12];',
+             f'  edge [fontname="{FONT_FAMILY[0]}", fontsize=10, color="{COLORS["neutral"]}"];']
     for name in _NAMES:
         is_input = name in graph.INPUTS + graph.CONSTANTS
         fill = COLORS["highlight"] if name in hl else (COLORS["input"] if is_input else "#ffffff")
         text = graph.label(name) if show == "label" else name
         lines.append(f'  "{name}" [label="{text}", shape={"ellipse" if is_input else "box"}, '
-                     f'fillcolor="{fill}"{", penwidth=2.5" if name in hl else ""}, tooltip="{name}"];')
+                     f'fillcolor="{fill}"{", penwidth=2.5" if name in hl else ""}];')
     for p, c in graph.EDGES:
         attrs = [f'color="{COLORS["highlight_line"]}"', "penwidth=3"] if (p, c) in he else []
         if p in graph.CONSTANTS:
@@ -117,9 +117,11 @@ def draw_graph(alt: str | None = None, **to_dot_kwargs) -> Diagram:
 
 
 def clean_svg(svg: str) -> str:
-    """dot's SVG made fit to inline in a page: no XML prolog, comments, ids or graph title.
+    """dot's SVG made fit to inline in a page: no XML prolog, comments, ids, graph title or
+    whitespace between elements, and coordinates to one decimal.
 
-    Ids go because several diagrams on one page would repeat them.
+    Ids go because several diagrams on one page would repeat them; the rest makes a
+    player's frames (one copy of the graph each) about a third lighter.
     """
     import re
 
@@ -127,6 +129,8 @@ def clean_svg(svg: str) -> str:
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
     svg = re.sub(r'\s(id|class)="graph0?"', "", svg)
     svg = re.sub(r'\sid="[^"]*"', "", svg)
+    svg = re.sub(r"(\d+\.\d)\d+", r"\1", svg)          # 0.1 pt is far below a pixel
+    svg = re.sub(r">\s+<", "><", svg)
     return re.sub(r"<title>bn</title>", "", svg)
 
 
