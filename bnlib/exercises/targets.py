@@ -22,7 +22,7 @@ _TARGETS = {
     "check_spatial_batchnorm": lambda: [batchnorm.batchnorm_forward, batchnorm.batchnorm_backward],
     "check_layernorm_forward": lambda: [norms.layernorm_forward, norms.groupnorm_forward],
     "check_layernorm_backward": lambda: [norms.layernorm_backward, norms.groupnorm_backward],
-    "check_numerical_gradient": lambda: [gradcheck.numerical_gradient],
+    "check_numerical_gradient": lambda: [gradcheck.numerical_gradient, gradcheck.numerical_gradients],
 }
 
 
