@@ -395,20 +395,47 @@ def _significant(lines) -> set:
     for line in lines:
         s = re.sub(r"\s+#.*$", "", line).strip()
         if len(s) < 12 or s.startswith(("#", "def ", '"""', "'''", "raise ", "if not ", "@", 'f"', '"', "'", ")")) \
-                or re.fullmatch(r"return [\w, ()]+", s) or re.search(r"\b(check_\w+|as_float_array)\(", s):
+                or re.fullmatch(r"return [\w, ()]+", s) \
+                or re.match(r"^([\w.]+(, [\w.]+)* = )?(_?check_\w+|as_float_array)\(", s):
             continue
         out.add(s)
     return out
 
 
-def target_lines(fn) -> set:
-    """The body of a bnlib function that answers an exercise (its docstring left out)."""
+def _body_lines(fn) -> set:
     tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
     body = tree.body[0].body
     if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant):
         body = body[1:]
     source = textwrap.dedent(inspect.getsource(fn)).split("\n")
     return _significant(source[body[0].lineno - 1:]) if body else set()
+
+
+_COMMON: set = set()
+
+
+def _common_lines() -> set:
+    """Lines found in two or more functions of the core: helpers' idioms, not an answer."""
+    if not _COMMON:
+        import importlib
+        seen: dict = {}
+        for name in ("batchnorm", "fastpath", "graph", "norms", "gradcheck", "nn", "layer", "_checks"):
+            try:
+                module = importlib.import_module(f"bnlib.{name}")
+            except ImportError:
+                continue
+            for fn in {id(f): f for _, f in inspect.getmembers(module, inspect.isfunction)
+                       if f.__module__ == module.__name__}.values():
+                for line in _body_lines(fn):
+                    seen[line] = seen.get(line, 0) + 1
+        _COMMON.update(k for k, n in seen.items() if n > 1)
+    return _COMMON
+
+
+def target_lines(fn) -> set:
+    """The body of a bnlib function that answers an exercise, without its docstring, checks and idioms."""
+    return {line for line in _body_lines(fn) if not line.startswith(("if ", "elif ", "else", "try", "except"))} \
+        - _common_lines()
 
 
 def solution_lines(nb) -> set:
@@ -483,22 +510,22 @@ def scan(nb, stem: str, executed=None) -> list[str]:
     targets = _exercise_targets(_checkers_by_exercise().items())
     for i, cell in enumerate(nb.cells):
         lines = {t.strip() for t in cell.source.split("\n")}
+        first = next((t for t in cell.source.split("\n") if t.strip()), "")[:40]
         shown = {t.strip() for t in _text(executed.cells[i].get("outputs", [])).split("\n")} if executed else set()
         for line in sorted(secret & lines if not _graded_test(cell) else ()):
-            found.append(f"cell {i}: solution text: {line[:80]!r}")
+            found.append(f"cell {i} [{first}]: solution text: {line[:80]!r}")
         for id_, wanted in targets.items():
             chapter_of = int(id_.split(".")[0])
             if chapter_of < number or (chapter_of == number and i >= start.get(id_, len(nb.cells))):
                 continue
             for line in sorted(set(wanted) & (lines | shown)):
                 where = "output" if line in shown and line not in lines else "source"
-                found.append(f"cell {i} ({where}): the code of {wanted[line]}, which Exercise {id_} "
-                             f"asks for: {line[:70]!r}")
+                found.append(f"cell {i} [{first}] ({where}): the code of {wanted[line]}, which Exercise "
+                             f"{id_} asks for: {line[:70]!r}")
         for id_, a, b in regions:
             if a < i < b and CATALOGUE[id_].kind != "implement" and nb.cells[i].cell_type == "code" \
                     and not _graded_test(cell) and _asserts(cell.source):
-                found.append(f"cell {i}: an assert in Exercise {id_} ({CATALOGUE[id_].kind}): "
-                             f"{cell.source.strip()[:80]!r}")
+                found.append(f"cell {i} [{first}]: an assert in Exercise {id_} ({CATALOGUE[id_].kind})")
     return found
 
 
@@ -548,5 +575,6 @@ def test_the_scan_finds_each_kind_of_leak(tmp_path):
         new_markdown_cell("### Exercise 5.4 · Predict"),
         new_code_cell("assert answer == 3")])
     found = "\n".join(scan(student, stem, student))
-    assert "cell 0: solution text" in found and "fold_into_linear, which Exercise 5.3 asks for" in found
-    assert "cell 3: an assert in Exercise 5.4" in found
+    assert "cell 0 [" in found and "solution text" in found
+    assert "fold_into_linear, which Exercise 5.3 asks for" in found
+    assert "cell 3 [assert answer == 3]: an assert in Exercise 5.4" in found
