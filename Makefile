@@ -1,12 +1,17 @@
 # Two commands on a fresh Debian/Ubuntu machine: `make book` and `make test`.
 # Both set up what is missing first (.venv, Python packages, system packages,
-# front-end files) and are quick the second time.
+# front-end files) and are quick the second time. `make book` installs what the
+# book needs (requirements.txt: bnlib[book,build]); `make test` adds the test tools
+# (bnlib[test]). Versions come from constraints.txt, the one place they are pinned.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV   := .venv
 PY     := $(VENV)/bin/python
 JB     := $(VENV)/bin/jupyter-book
-STAMP  := $(VENV)/.installed
+BOOK_STAMP := $(VENV)/.installed-book
+TEST_STAMP := $(VENV)/.installed-test
+DEV_STAMP  := $(VENV)/.installed-dev
+PIP    := $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt
 PORT   ?= 8000
 # One BLAS/OpenMP thread per process: notebooks run two at a time in `make test`,
 # and the numbers they print must not depend on the thread count.
@@ -16,7 +21,7 @@ export MKL_NUM_THREADS := 1
 # extra Debian packages to require (CI sets SYSTEM_EXTRA=chromium)
 SYSTEM_EXTRA ?=
 
-.PHONY: help setup system-packages frontend book book-strict test student assignments bench serve lab clean distclean
+.PHONY: help setup setup-test system-packages frontend book book-strict test student assignments bench serve lab clean distclean
 
 help:
 	@echo "make book    set up, execute the notebooks and build the HTML into _build/html"
@@ -31,17 +36,28 @@ help:
 $(PY):
 	python3 -m venv $(VENV)
 
-$(STAMP): $(PY) requirements.txt requirements-test.txt pyproject.toml
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-test.txt
-	@touch $(STAMP)
+$(BOOK_STAMP): $(PY) requirements.txt constraints.txt pyproject.toml
+	$(PIP) -r requirements.txt
+	@touch $@
+
+$(TEST_STAMP): $(BOOK_STAMP)
+	$(PIP) -e ".[book,build,test]"
+	@touch $@
+
+$(DEV_STAMP): $(BOOK_STAMP)
+	$(PIP) -e ".[book,build,dev]"
+	@touch $@
 
 system-packages:
 	@scripts/ensure_system_packages.sh $(SYSTEM_EXTRA)
 
-frontend: $(STAMP)
+frontend: $(BOOK_STAMP)
 	@$(PY) scripts/fetch_frontend.py
 
-setup: $(STAMP) system-packages frontend
+# what the book needs; setup-test adds the test tools
+setup: $(BOOK_STAMP) system-packages frontend
+
+setup-test: setup $(TEST_STAMP)
 
 book: setup
 	$(JB) build . --keep-going
@@ -51,7 +67,7 @@ book: setup
 book-strict: setup
 	$(JB) build . -W -n --keep-going
 
-test: setup
+test: setup-test
 	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax -m "not browser and not student" tests book
 	$(MAKE) --no-print-directory book-strict
 	$(MAKE) --no-print-directory student
@@ -64,14 +80,14 @@ student: setup
 assignments: setup
 	$(PY) scripts/make_assignments.py
 
-bench: setup
+bench: setup-test
 	$(PY) scripts/bench.py
 
 serve:
 	@test -f _build/html/index.html || { echo "No build yet: run make book"; exit 1; }
 	$(PY) -m http.server --directory _build/html --bind 127.0.0.1 $(PORT)
 
-lab: setup
+lab: setup $(DEV_STAMP)
 	$(VENV)/bin/jupyter lab book/
 
 clean:

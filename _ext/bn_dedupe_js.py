@@ -1,10 +1,20 @@
 """Keep one copy of each script on a page.
 
-jupyter-book 1.0.4 makes sphinx-thebe add its inline configuration twice (the
-second ``const THEBE_JS_URL`` is a console error), and MathJax ends up listed
-twice, once deferred and once not (loading it twice is an error too). A file
-is kept once, at its first place (the deferred MathJax, after its
-configuration); an inline script once per distinct body.
+Works around two upstream duplications seen with jupyter-book 1.0.4.post1:
+
+* sphinx-thebe 0.3.1 adds its inline configuration (``const THEBE_JS_URL = ...``)
+  with ``app.add_js_file`` from an ``env-before-read-docs`` handler, and that
+  event fires again when jupyter-book re-reads the environment, so the page
+  gets the inline script twice; the second ``const`` declaration is a console
+  error.
+* myst-nb 1.4 adds MathJax per page (not deferred) on pages whose notebooks ask
+  for it, while ``sphinx.ext.mathjax`` has already added it (deferred, after its
+  configuration); loading MathJax twice is an error too.
+
+A file is kept once, at its first place (the deferred MathJax); an inline script
+once per distinct body. It can go when a build without this extension (remove
+it from ``_config.yml``) passes the browser test of console errors: then
+neither package duplicates any more.
 """
 
 

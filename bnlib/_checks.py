@@ -76,12 +76,17 @@ def check_param(p, name: str, num_features: int) -> np.ndarray:
     return p
 
 
-def check_eps(eps) -> float:
-    """Validate eps: a finite real number greater than zero."""
+def check_eps(eps, allow_zero: bool = False) -> float:
+    """Validate eps: a finite real number > 0 (or >= 0 where ``allow_zero``).
+
+    Only the by-hand walks and the reference functions allow 0; they then
+    reject a feature whose variance is 0 themselves.
+    """
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
         raise TypeError(f"eps must be a positive real number; got {type(eps).__name__}")
-    if not (np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a finite number > 0 (it keeps the square root away from 0); got {eps}")
+    if not np.isfinite(eps) or eps < 0 or (eps == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0 (it keeps the square root away from 0)"
+        raise ValueError(f"eps must be a finite number {bound}; got {eps}")
     return float(eps)
 
 

@@ -3,7 +3,7 @@ r"""How the compact batch-norm code lays a batch out in memory to run fast.
 Batch norm is a handful of passes over arrays that are often larger than the
 CPU cache, and each numpy operation is one pass, so the speed is set by how
 many passes there are and how fast each one streams, not by the arithmetic.
-This module holds the three tricks :mod:`bnlib.batchnorm` uses; none changes a
+This module holds the three tricks :mod:`bnlib.fastpath` uses; none changes a
 result beyond rounding.
 
 1. **A batch as one wide matrix.** An (N, D) or (N, C, H, W) batch is viewed,

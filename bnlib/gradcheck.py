@@ -98,5 +98,9 @@ def check_gradients(forward: Callable, backward: Callable, inputs: dict, dout=No
         rng = np.random.default_rng(2015) if rng is None else rng
         dout = rng.standard_normal(np.shape(out))
     analytic = backward(np.array(dout, copy=True), cache)
+    analytic = analytic if isinstance(analytic, (tuple, list)) else (analytic,)
+    if len(analytic) != len(names):
+        raise ValueError(f"backward returned {len(analytic)} gradient(s) for {len(names)} input(s) "
+                         f"{names}; it must return one per input, in the same order")
     numeric = numerical_gradients(lambda *a: forward(*[v.copy() for v in a])[0], arrays, dout, h)
     return GradCheckResult({n: rel_error(a, b) for n, a, b in zip(names, analytic, numeric)}, tol)

@@ -7,10 +7,13 @@ The graph is data: ``NODES`` is one ordered list (a topological order) of
 * :func:`backward` / :func:`backward_trace`, which visit the nodes in reverse
   order, apply each node's local derivative and *add* gradients where a value
   fans out (``x`` feeds ``mu`` and ``xmu``; ``xmu`` feeds ``sq`` and ``x_hat``);
-* :func:`to_dot`, the graphviz diagram with any node or edge highlighted;
-* :func:`node_table`, the per-node table shown in the book, and the animations.
+* :data:`EDGES`, :func:`children` and :func:`label`, from which the diagrams in
+  :mod:`bnlib.widgets` are drawn (the core itself draws nothing);
+* :func:`node_table`, the per-node table shown in the book.
 
-The graph works on an (N, D) batch in training mode:
+The graph works on an (N, D) batch in training mode, or on one feature: an
+(N,) batch with scalar ``gamma`` and ``beta`` (the pencil-and-paper walk).
+``eps`` may be 0 for such a walk, as long as no feature is constant:
 
 .. math::
 
@@ -27,17 +30,20 @@ from typing import Callable
 
 import numpy as np
 
-from ._checks import check_batch, check_dout, check_eps, check_param
+from ._checks import as_float_array, check_batch, check_dout, check_eps, check_param
 
 __all__ = [
-    "Node", "NODES", "INPUTS", "CONSTANTS", "node", "forward", "backward", "backward_trace",
-    "GraphCache", "BackwardStep", "BackwardTrace", "to_dot", "draw", "describe", "node_table",
+    "Node", "NODES", "INPUTS", "CONSTANTS", "INPUT_LABELS", "EDGES", "node", "label", "children",
+    "forward", "backward", "backward_trace", "GraphCache", "BackwardStep", "BackwardTrace",
+    "node_table",
 ]
 
 INPUTS = ("x", "gamma", "beta")
 """The graph inputs that receive a gradient."""
 CONSTANTS = ("eps",)
 """The graph inputs that are fixed numbers; they feed a node but get no gradient."""
+INPUT_LABELS = {"x": "x", "gamma": "γ", "beta": "β", "eps": "ε"}
+"""Plain-text labels of the graph inputs (the nodes carry their own)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class Node:
     """
 
     name: str
+    label: str                     # plain text for diagrams and captions, e.g. "μ"
     symbol: str                    # LaTeX for the value, e.g. r"\mu"
     formula: str                   # LaTeX for how it is computed
     local_grad: str                # LaTeX for its local derivative(s)
@@ -59,6 +66,8 @@ class Node:
     backward: Callable[..., tuple[np.ndarray, ...]]
     constants: tuple[str, ...] = ()
     description: str = ""
+    text: str = ""                 # the formula in plain text, for captions and players
+    grad_text: str = ""            # the local derivative(s) in plain text
 
 
 # --- local forward and backward functions, one small pair per node ----------
@@ -67,9 +76,9 @@ def mean_forward(x):
     return x.mean(axis=0)
 
 
-def mean_backward(dmu, mu, x):
-    # every row contributed 1/N of the mean
-    return (np.broadcast_to(dmu / x.shape[0], x.shape).copy(),)
+def mean_backward(dout, out, x):
+    # every row contributed 1/N of the mean (the variance node reuses this: x is then sq)
+    return (np.broadcast_to(dout / x.shape[0], x.shape).copy(),)
 
 
 def subtract_forward(x, mu):
@@ -131,47 +140,70 @@ def shift_backward(dy, y, scaled, beta):
 
 
 NODES: tuple[Node, ...] = (
-    Node("mu", r"\mu", r"\mu = \frac{1}{N}\sum_{i=1}^{N} x_i",
+    Node("mu", "μ", r"\mu", r"\mu = \frac{1}{N}\sum_{i=1}^{N} x_i",
          r"\frac{\partial \mu}{\partial x_i} = \frac{1}{N}",
          ("x",), mean_forward, mean_backward,
-         description="mean of each feature over the batch"),
-    Node("xmu", r"x-\mu", r"(x-\mu)_i = x_i - \mu",
+         description="mean of each feature over the batch",
+         text="μ = (1/N) Σᵢ xᵢ", grad_text="∂μ/∂xᵢ = 1/N"),
+    Node("xmu", "x − μ", r"x-\mu", r"(x-\mu)_i = x_i - \mu",
          r"\frac{\partial (x-\mu)_i}{\partial x_i} = 1,\quad \frac{\partial (x-\mu)_i}{\partial \mu} = -1",
          ("x", "mu"), subtract_forward, subtract_backward,
-         description="centred input"),
-    Node("sq", r"(x-\mu)^2", r"(x-\mu)^2_i = (x_i-\mu)^2",
+         description="centred input",
+         text="(x − μ)ᵢ = xᵢ − μ", grad_text="∂(x − μ)ᵢ/∂xᵢ = 1, ∂(x − μ)ᵢ/∂μ = −1"),
+    Node("sq", "(x − μ)²", r"(x-\mu)^2", r"(x-\mu)^2_i = (x_i-\mu)^2",
          r"\frac{\partial (x-\mu)^2_i}{\partial (x-\mu)_i} = 2(x_i-\mu)",
          ("xmu",), square_forward, square_backward,
-         description="squared deviation"),
-    Node("var", r"\sigma^2", r"\sigma^2 = \frac{1}{N}\sum_{i=1}^{N} (x_i-\mu)^2",
+         description="squared deviation",
+         text="(x − μ)²ᵢ = (xᵢ − μ)²", grad_text="∂(x − μ)²ᵢ/∂(x − μ)ᵢ = 2(xᵢ − μ)"),
+    Node("var", "σ²", r"\sigma^2", r"\sigma^2 = \frac{1}{N}\sum_{i=1}^{N} (x_i-\mu)^2",
          r"\frac{\partial \sigma^2}{\partial (x-\mu)^2_i} = \frac{1}{N}",
          ("sq",), mean_forward, mean_backward,
-         description="biased batch variance"),
-    Node("std", r"\sqrt{\sigma^2+\epsilon}", r"\sqrt{\sigma^2+\epsilon}",
+         description="biased batch variance",
+         text="σ² = (1/N) Σᵢ (xᵢ − μ)²", grad_text="∂σ²/∂(x − μ)²ᵢ = 1/N"),
+    Node("std", "√(σ² + ε)", r"\sqrt{\sigma^2+\epsilon}", r"\sqrt{\sigma^2+\epsilon}",
          r"\frac{\partial \sqrt{\sigma^2+\epsilon}}{\partial \sigma^2} = \frac{1}{2\sqrt{\sigma^2+\epsilon}}",
          ("var",), sqrt_forward, sqrt_backward, constants=("eps",),
-         description="standard deviation, kept away from zero by eps"),
-    Node("inv_std", r"1/\sqrt{\sigma^2+\epsilon}", r"\frac{1}{\sqrt{\sigma^2+\epsilon}}",
+         description="standard deviation, kept away from zero by eps",
+         text="√(σ² + ε)", grad_text="∂√(σ² + ε)/∂σ² = 1 / (2√(σ² + ε))"),
+    Node("inv_std", "1 / √(σ² + ε)", r"1/\sqrt{\sigma^2+\epsilon}", r"\frac{1}{\sqrt{\sigma^2+\epsilon}}",
          r"\frac{\partial (1/s)}{\partial s} = -\frac{1}{s^2}",
          ("std",), reciprocal_forward, reciprocal_backward,
-         description="inverse standard deviation"),
-    Node("x_hat", r"\hat{x}", r"\hat{x}_i = (x_i-\mu)\cdot\frac{1}{\sqrt{\sigma^2+\epsilon}}",
+         description="inverse standard deviation",
+         text="1 / √(σ² + ε)", grad_text="∂(1/s)/∂s = −1/s², with s = √(σ² + ε)"),
+    Node("x_hat", "x̂", r"\hat{x}", r"\hat{x}_i = (x_i-\mu)\cdot\frac{1}{\sqrt{\sigma^2+\epsilon}}",
          r"\frac{\partial \hat{x}_i}{\partial (x-\mu)_i} = \frac{1}{\sqrt{\sigma^2+\epsilon}},\quad"
          r" \frac{\partial \hat{x}_i}{\partial (1/\sqrt{\sigma^2+\epsilon})} = x_i-\mu",
          ("xmu", "inv_std"), normalize_forward, normalize_backward,
-         description="normalized input"),
-    Node("scaled", r"\gamma\hat{x}", r"(\gamma\hat{x})_i = \gamma\,\hat{x}_i",
+         description="normalized input",
+         text="x̂ᵢ = (xᵢ − μ) · 1/√(σ² + ε)",
+         grad_text="∂x̂ᵢ/∂(x − μ)ᵢ = 1/√(σ² + ε), ∂x̂ᵢ/∂(1/√(σ² + ε)) = xᵢ − μ"),
+    Node("scaled", "γx̂", r"\gamma\hat{x}", r"(\gamma\hat{x})_i = \gamma\,\hat{x}_i",
          r"\frac{\partial (\gamma\hat{x})_i}{\partial \gamma} = \hat{x}_i,\quad"
          r" \frac{\partial (\gamma\hat{x})_i}{\partial \hat{x}_i} = \gamma",
          ("gamma", "x_hat"), scale_forward, scale_backward,
-         description="scaled by gamma"),
-    Node("y", r"y", r"y_i = \gamma\hat{x}_i + \beta",
+         description="scaled by gamma",
+         text="(γx̂)ᵢ = γ · x̂ᵢ", grad_text="∂(γx̂)ᵢ/∂γ = x̂ᵢ, ∂(γx̂)ᵢ/∂x̂ᵢ = γ"),
+    Node("y", "y", r"y", r"y_i = \gamma\hat{x}_i + \beta",
          r"\frac{\partial y_i}{\partial (\gamma\hat{x})_i} = 1,\quad \frac{\partial y_i}{\partial \beta} = 1",
          ("scaled", "beta"), shift_forward, shift_backward,
-         description="shifted by beta: the output"),
+         description="shifted by beta: the output",
+         text="yᵢ = γx̂ᵢ + β", grad_text="∂yᵢ/∂(γx̂)ᵢ = 1, ∂yᵢ/∂β = 1"),
 )
 
 _BY_NAME = {n.name: n for n in NODES}
+
+EDGES: tuple[tuple[str, str], ...] = tuple((p, n.name) for n in NODES for p in n.parents + n.constants)
+"""Every (parent, child) edge, in graph order."""
+
+
+def children(name: str) -> tuple[str, ...]:
+    """The nodes that read ``name``; more than one means it fans out (its gradients add)."""
+    return tuple(c for p, c in EDGES if p == name)
+
+
+def label(name: str) -> str:
+    """Plain-text label of a node or input: ``label("x_hat") == "x̂"``."""
+    return INPUT_LABELS[name] if name in INPUT_LABELS else node(name).label
 
 
 def node(name: str) -> Node:
@@ -206,17 +238,39 @@ class GraphCache(Mapping):
 
 
 def forward(x, gamma, beta, eps=1e-5):
-    """Training-mode batch norm of an (N, D) batch, one node at a time.
+    """Training-mode batch norm, one node at a time: ``(y, cache)``.
 
-    Returns ``(y, cache)`` where ``cache`` maps every node name to its value.
+    ``x`` is an (N, D) batch with ``gamma``, ``beta`` of shape (D,), or one
+    feature: an (N,) batch with scalar ``gamma`` and ``beta``. ``cache`` maps
+    every node name to its value. ``eps`` >= 0; with ``eps = 0`` every feature
+    must vary, or x̂ would be 0/0.
     """
-    x = check_batch(x, training=True, ndims=(2,))
-    gamma = check_param(gamma, "gamma", x.shape[1])
-    beta = check_param(beta, "beta", x.shape[1])
-    values = {"x": x, "gamma": gamma, "beta": beta, "eps": check_eps(eps)}
+    x, gamma, beta = _check_inputs(x, gamma, beta)
+    values = {"x": x, "gamma": gamma, "beta": beta, "eps": check_eps(eps, allow_zero=True)}
     for n in NODES:
         values[n.name] = n.forward(*(values[p] for p in n.parents + n.constants))
+        if n.name == "var" and values["eps"] == 0 and not np.all(values["var"] > 0):
+            raise ValueError("with eps = 0 every feature must vary; a feature of x is constant "
+                             "(variance 0), so x̂ would be 0/0. Use eps > 0")
     return values["y"], GraphCache(values)
+
+
+def _check_inputs(x, gamma, beta):
+    """(N, D) with (D,) parameters, or (N,) with scalar ones; errors say which was expected."""
+    x = as_float_array(x, "x")
+    if x.ndim != 1:
+        x = check_batch(x, training=True, ndims=(2,))
+        d = x.shape[1]
+        return x, check_param(gamma, "gamma", d), check_param(beta, "beta", d)
+    check_batch(x[:, None], training=True, ndims=(2,))
+    params = []
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        p = as_float_array(p, name)
+        if p.shape != ():
+            raise ValueError(f"for a one-feature batch x of shape {x.shape}, {name} must be a "
+                             f"scalar; got shape {p.shape}")
+        params.append(p[()])
+    return (x, *params)
 
 
 @dataclass(frozen=True)
@@ -276,86 +330,6 @@ def backward(dout, cache):
     """Gradients of the graph's inputs: ``(dx, dgamma, dbeta)``."""
     g = backward_trace(dout, cache).grads
     return g["x"], g["gamma"], g["beta"]
-
-
-# --- views of the same node list ---------------------------------------------
-
-def _edges():
-    for n in NODES:
-        for p in n.parents + n.constants:
-            yield p, n.name
-
-
-def to_dot(highlight=None, edge=None, edge_labels=None, rankdir="LR", show="symbol",
-           direction="forward") -> str:
-    """DOT source of the graph.
-
-    ``highlight``: a node name (or iterable of names) drawn filled;
-    ``edge``: a (parent, child) pair (or iterable of pairs) drawn thick;
-    ``edge_labels``: {(parent, child): text} written on edges;
-    ``show``: "symbol" (LaTeX-free plain labels) or "name";
-    ``direction``: "backward" draws arrows from child to parent (gradient flow).
-    """
-    labels = {"symbol": _PLAIN, "name": {k: k for k in _PLAIN}}[show]
-    hl = {highlight} if isinstance(highlight, str) else set(highlight or ())
-    he = {edge} if edge and isinstance(edge[0], str) else set(edge or ())
-    edge_labels = edge_labels or {}
-    lines = [f'digraph bn {{ rankdir={rankdir}; bgcolor="transparent"; ranksep=0.25; nodesep=0.15;',
-             '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", '
-             'fontname="Helvetica", fontsize=12];',
-             '  edge [fontname="Helvetica", fontsize=10, color="#555555"];']
-    for name in INPUTS + CONSTANTS + tuple(_BY_NAME):
-        shape = "ellipse" if name in INPUTS + CONSTANTS else "box"
-        fill = "#f0b76b" if name in hl else ("#e8eef7" if name in INPUTS + CONSTANTS else "#ffffff")
-        pen = ', penwidth=2.5' if name in hl else ''
-        lines.append(f'  "{name}" [label="{labels[name]}", shape={shape}, fillcolor="{fill}"{pen}, '
-                     f'tooltip="{name}"];')
-    for p, c in _edges():
-        attrs = []
-        if (p, c) in he:
-            attrs += ['color="#d55e00"', "penwidth=3"]
-        if p in CONSTANTS:
-            attrs.append("style=dashed")
-        if (p, c) in edge_labels:
-            attrs.append(f'label="{edge_labels[(p, c)]}"')
-        if direction == "backward":
-            attrs.append("dir=back")
-        lines.append(f'  "{p}" -> "{c}" [{", ".join(attrs)}];')
-    lines.append("}")
-    return "\n".join(lines)
-
-
-_PLAIN = {"x": "x", "gamma": "γ", "beta": "β", "eps": "ε", "mu": "μ", "xmu": "x − μ",
-          "sq": "(x − μ)²", "var": "σ²", "std": "√(σ² + ε)", "inv_std": "1 / √(σ² + ε)",
-          "x_hat": "x̂", "scaled": "γ·x̂", "y": "y"}
-
-
-def draw(alt: str | None = None, **kwargs):
-    """The diagram as inline SVG with alt text; displays in Jupyter and in the built book.
-
-    ``kwargs`` go to :func:`to_dot`. Without ``alt``, the text describes what is
-    highlighted. (Rendering needs graphviz's ``dot``; it is imported here, so the
-    numpy core does not depend on it.)
-    """
-    from .widgets.diagram import diagram
-
-    return diagram(alt or describe(**kwargs), **kwargs)
-
-
-def describe(highlight=None, edge=None, direction="forward", **_) -> str:
-    """A sentence saying what a :func:`to_dot` picture shows (its alt text)."""
-    text = ("The batch-norm computational graph: inputs x, gamma, beta and eps flow through "
-            "mu, x-mu, its square, the variance, the standard deviation, its reciprocal, "
-            "x_hat and gamma*x_hat to the output y")
-    if direction == "backward":
-        text += "; arrows drawn for the backward pass"
-    if highlight:
-        names = [highlight] if isinstance(highlight, str) else list(highlight)
-        text += "; highlighted: " + ", ".join(names)
-    if edge:
-        pairs = [edge] if isinstance(edge[0], str) else list(edge)
-        text += "; highlighted edges: " + ", ".join(f"{p} to {c}" for p, c in pairs)
-    return text + "."
 
 
 def node_table() -> list[dict]:

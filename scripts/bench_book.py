@@ -6,7 +6,7 @@
   exited is the kernel's peak);
 * a cold book build into a new temporary --path-output (no jupyter-cache, so
   every notebook executes), then a warm rebuild of the same folder;
-* the live widgets' control-update latency (``bnlib.widgets.benchmark_updates``);
+* the live widgets' control-update latency (``bench_widgets.benchmark_updates``);
 * the total ``make test`` time.
 
     python scripts/bench_book.py --run-notebook book/02_forward.ipynb   # one notebook, JSON out
@@ -23,11 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import md_table, verdict
+from bench_common import md_table, verdict
+from bench_widgets import UPDATE_BUDGET_MS as WIDGET_MS
 
 NOTEBOOK_S, NOTEBOOK_MIB = 30.0, 1024.0
 COLD_S, WARM_S, TEST_S = 240.0, 30.0, 600.0
-WIDGET_MS = 50.0
 
 
 def maxrss_mib(ru_maxrss: int, platform: str = sys.platform) -> float:
@@ -97,13 +97,12 @@ def executed_notebooks(build_log: str) -> list[str]:
 
 
 def widget_latency() -> dict | None:
-    """{animation: median ms per control update}, or None without bnlib.widgets.benchmark_updates."""
+    """{animation: median ms per control update}, or None where ipywidgets is not installed."""
     try:
-        import bnlib.widgets as w
+        import bench_widgets
+        return bench_widgets.benchmark_updates()
     except ImportError:
         return None
-    fn = getattr(w, "benchmark_updates", None)
-    return fn() if callable(fn) else None
 
 
 def budgets(root: Path, notebooks=None, build=True, test=True, test_dir=None) -> str:

@@ -1,4 +1,7 @@
-"""The compact functions and the BatchNorm layer: conventions, shapes, errors."""
+"""The reference closed form and the BatchNorm layer: conventions, shapes, errors.
+
+The fast path has its own file (tests/test_fastpath.py), tested against the reference.
+"""
 import numpy as np
 import pytest
 
@@ -13,13 +16,12 @@ def test_running_statistics_follow_their_closed_form():
     batches = [rng.normal(2.0, 3.0, (8, 3)) for _ in range(5)]
     for b in batches:
         layer.forward(b)
-    k, m = 0.1, 8
+    k = 0.1
     # closed form of r_t = (1-k) r_{t-1} + k s_t, unrolled from r_0
     mean = (1 - k) ** 5 * 0.0 + sum(k * (1 - k) ** (4 - t) * b.mean(0) for t, b in enumerate(batches))
     var = (1 - k) ** 5 * 1.0 + sum(k * (1 - k) ** (4 - t) * b.var(0, ddof=1) for t, b in enumerate(batches))
     np.testing.assert_allclose(layer.running_mean, mean, rtol=1e-12)
     np.testing.assert_allclose(layer.running_var, var, rtol=1e-12)
-    assert m == batches[0].shape[0]
 
 
 def test_new_layer_defaults():
@@ -98,16 +100,30 @@ def test_four_d_gradients_match_centred_differences():
     assert r.passed, r
 
 
-def test_layer_backward_matches_the_functional_backward():
+def test_layer_backward_matches_the_staged_graph():
+    # an independent oracle: the node-by-node graph, not the closed form the layer runs
     rng = np.random.default_rng(6)
-    x, dout = rng.standard_normal((7, 4)), rng.standard_normal((7, 4))
+    x, dout = rng.standard_normal((7, 4)) * 3 + 1, rng.standard_normal((7, 4))
     layer = BatchNorm(4)
-    layer.gamma = rng.standard_normal(4)
-    layer.forward(x)
+    layer.gamma, layer.beta = rng.standard_normal(4), rng.standard_normal(4)
+    y = layer.forward(x)
     dx = layer.backward(dout)
-    _, cache = batchnorm_forward(x, layer.gamma, layer.beta)
-    for a, b in zip((dx, layer.dgamma, layer.dbeta), batchnorm_backward(dout, cache)):
-        assert rel_error(a, b) < 1e-14
+    y_staged, cache = bnlib.graph.forward(x, layer.gamma, layer.beta, layer.eps)
+    assert rel_error(y, y_staged) < 1e-12
+    for a, b in zip((dx, layer.dgamma, layer.dbeta), bnlib.graph.backward(dout, cache)):
+        assert rel_error(a, b) < 1e-10
+
+
+def test_reference_backward_is_the_staged_graph_with_round_numbers():
+    # x = [2, 4, 4, 4, 5, 5, 7, 9] has mean 5 and variance 4; with gamma 2, eps 0 and this dy,
+    # the closed form gives dx = [0.5, -0.5, -0.5, -0.5, 0, 1, 0, 0] (worked by hand in chapter 3)
+    x = np.array([2, 4, 4, 4, 5, 5, 7, 9], dtype=float)[:, None]
+    dy = np.array([0, 0, 0, 0, 1, 2, 2, 3], dtype=float)[:, None]
+    y, cache = batchnorm_forward(x, [2.0], [1.0], eps=0)
+    dx, dgamma, dbeta = batchnorm_backward(dy, cache)
+    np.testing.assert_array_equal(y[:, 0], [-2, 0, 0, 0, 1, 1, 3, 5])
+    np.testing.assert_array_equal(dx[:, 0], [0.5, -0.5, -0.5, -0.5, 0, 1, 0, 0])
+    assert dgamma.tolist() == [8.0] and dbeta.tolist() == [8.0]
 
 
 def test_float32_in_float32_out():
@@ -221,7 +237,11 @@ def test_functional_forward_rejects_bad_parameters():
     with pytest.raises(ValueError, match=r"beta must have shape \(3,\)"):
         batchnorm_forward(x, np.ones(3), np.zeros((1, 3)))
     with pytest.raises(ValueError, match="eps"):
-        batchnorm_forward(x, np.ones(3), np.zeros(3), eps=0)
+        batchnorm_forward(x, np.ones(3), np.zeros(3), eps=-1e-5)
+    with pytest.raises(ValueError, match="constant"):          # eps = 0 needs every feature to vary
+        batchnorm_forward(np.ones((4, 3)), np.ones(3), np.zeros(3), eps=0)
+    with pytest.raises(ValueError, match="eps"):               # the layer keeps eps > 0
+        BatchNorm(3, eps=0)
 
 
 def test_backward_before_forward_and_with_a_bad_dout():

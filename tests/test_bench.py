@@ -16,61 +16,49 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 bench = importlib.import_module("bench")
 bench_book = importlib.import_module("bench_book")
+common = importlib.import_module("bench_common")
+bench_widgets = importlib.import_module("bench_widgets")
 
 
 def test_geomean_is_the_nth_root_of_the_product_and_skips_missing_values():
-    assert bench.geomean([1.0, 4.0]) == pytest.approx(2.0)
-    assert bench.geomean([2.0, 8.0, None, float("nan"), 0.0]) == pytest.approx(4.0)
-    assert math.isnan(bench.geomean([]))
+    assert common.geomean([1.0, 4.0]) == pytest.approx(2.0)
+    assert common.geomean([2.0, 8.0, None, float("nan"), 0.0]) == pytest.approx(4.0)
+    assert math.isnan(common.geomean([]))
 
 
 @pytest.mark.parametrize("value, limit, expected", [(1.0, 1.0, "PASS"), (0.5, 1.0, "PASS"),
                                                     (1.01, 1.0, "MISS"), (None, 1.0, "MISS"),
                                                     (float("nan"), 1.0, "MISS")])
 def test_verdict(value, limit, expected):
-    assert bench.verdict(value, limit) == expected
+    assert common.verdict(value, limit) == expected
 
 
 def test_md_table_has_header_separator_and_one_line_per_row():
-    text = bench.md_table(["a", "b"], [[1, None], ["x", 2.5]])
+    text = common.md_table(["a", "b"], [[1, None], ["x", 2.5]])
     lines = text.splitlines()
     assert lines[0] == "| a | b |" and lines[1] == "|---|---|"
     assert lines[2] == "| 1 | – |" and lines[3] == "| x | 2.5 |"
 
 
 def test_summaries_ratios_and_bytes():
-    assert bench.summarize([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0}
-    assert bench.best_ratio([2.0, 4.0, 9.0], [3.0, 1.0, 5.0]) == 2.0
+    assert common.summarize([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0}
+    assert common.best_ratio([2.0, 4.0, 9.0], [3.0, 1.0, 5.0]) == 2.0
     assert bench.compulsory_bytes(10) == 60
-
-
-def test_interleaved_times_every_callable_in_every_round():
-    calls = {"a": 0, "b": 0}
-
-    def make(k):
-        def f():
-            calls[k] += 1
-        return f
-    out = bench.interleaved({"a": make("a"), "b": make("b")}, budget_s=0.001, min_rounds=3,
-                            max_rounds=4)
-    assert set(out) == {"a", "b"}
-    assert 3 <= len(out["a"]) == len(out["b"]) <= 4
-    assert all(t > 0 for t in out["a"] + out["b"]) and calls["a"] > 0 and calls["b"] > 0
 
 
 def test_contenders_without_torch_compute_the_same_gradients():
     fns, nbytes = bench.contenders("functional", (8, 3), np.float32, None)
-    assert set(fns) == {"bnlib", "staged", "copyto"} and nbytes == 8 * 3 * 4
-    dx, dgamma, dbeta = fns["bnlib"]()
-    sx, sgamma, sbeta = fns["staged"]()
-    np.testing.assert_allclose(dx, sx, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(dgamma, sgamma, rtol=1e-4, atol=1e-5)
+    assert set(fns) == {"reference", "fast path", "staged", "copyto"} and nbytes == 8 * 3 * 4
+    staged = fns["staged"]()
+    for name in ("reference", "fast path"):
+        for got, want in zip(fns[name](), staged):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 def test_speed_section_reports_missing_torch(monkeypatch):
     monkeypatch.setattr(bench, "CASES", [("functional", (6, 4)), ("layer", (4, 3, 2, 2))])
-    text, means = bench.speed(quick=True, torch=None)
-    assert "not installed" in text and means == (None, None)
+    text, mean = bench.speed(quick=True, torch=None)
+    assert "not installed" in text and mean is None
     assert text.count("\n| ") >= 1 + 4          # header + 2 cases x 2 dtypes
 
 
@@ -86,12 +74,20 @@ def test_find_notebooks_lists_book_notebooks_sorted(tmp_path):
     assert [p.name for p in bench_book.find_notebooks(tmp_path)] == ["a.ipynb", "b.ipynb"]
 
 
-def test_widget_latency_uses_benchmark_updates_when_present(monkeypatch):
-    import bnlib.widgets as w
-    monkeypatch.setattr(w, "benchmark_updates", lambda: {"demo": 1.5}, raising=False)
-    assert bench_book.widget_latency() == {"demo": 1.5}
-    monkeypatch.delattr(w, "benchmark_updates")
-    assert bench_book.widget_latency() is None
+def test_widget_latency_times_one_update_per_animation():
+    ms = bench_widgets.benchmark_updates(budget_s=0.001)
+    assert set(ms) == {"gradient_flow", "distributions", "transform_playground", "train_eval_gap"}
+    assert all(v > 0 for v in ms.values())
+
+
+def test_a_timed_widget_update_really_changes_the_control_and_recomputes():
+    from bnlib.widgets import gradient_flow
+    view = gradient_flow().widget()
+    update = bench_widgets._updater(view, "gamma", [0.5, 2.0])
+    update()
+    assert view.controls["gamma"].value == 0.5 and view.animation.values["gamma"] == 0.5
+    update()
+    assert view.animation.values["gamma"] == 2.0
 
 
 def _notebook(path, *sources):

@@ -108,11 +108,46 @@ def test_each_local_backward_matches_centred_differences(n):
         assert rel_error(a, b) < 1e-8
 
 
-def test_dot_highlights_the_requested_node_and_edge():
-    dot = graph.to_dot(highlight="x_hat", edge=("xmu", "x_hat"))
-    assert '"x_hat" [label="x̂", shape=box, fillcolor="#f0b76b"' in dot
-    assert '"xmu" -> "x_hat" [color="#d55e00", penwidth=3]' in dot
-    assert dot.count("->") == sum(len(n.parents) + len(n.constants) for n in graph.NODES)
+def test_edges_fan_out_and_labels_are_derived_from_the_node_list():
+    assert graph.EDGES == tuple((p, n.name) for n in graph.NODES for p in n.parents + n.constants)
+    fan_out = {name for name in graph.INPUTS + tuple(n.name for n in graph.NODES)
+               if len(graph.children(name)) > 1}
+    assert fan_out == {"x", "xmu"}                   # the two branch points chapter 3 adds at
+    assert graph.children("x") == ("mu", "xmu") and graph.children("y") == ()
+    assert graph.label("x_hat") == "x̂" and graph.label("gamma") == "γ"
+    assert all(n.label and n.label == graph.label(n.name) for n in graph.NODES)
+
+
+def test_one_feature_with_scalar_parameters_and_eps_zero_is_the_pencil_walk():
+    # a batch whose statistics are round numbers: mean 5, variance 4 (closed form by hand)
+    x = np.array([2, 4, 4, 4, 5, 5, 7, 9], dtype=float)
+    y, cache = graph.forward(x, 2.0, 1.0, eps=0)
+    assert cache["mu"] == 5 and cache["var"] == 4 and cache["std"] == 2
+    np.testing.assert_array_equal(cache["x_hat"], (x - 5) / 2)
+    np.testing.assert_array_equal(y, 2 * (x - 5) / 2 + 1)
+    dy = np.array([0, 0, 0, 0, 1, 2, 2, 3], dtype=float)
+    dx, dgamma, dbeta = graph.backward(dy, cache)
+    assert np.shape(dgamma) == np.shape(dbeta) == ()
+    assert dbeta == dy.sum() and dgamma == dy @ ((x - 5) / 2)
+    # the same feature as an (N, 1) batch, checked by centred differences
+    numeric = numerical_gradients(lambda a: graph.forward(a, np.array([2.0]), np.array([1.0]),
+                                                          eps=0)[0], [x[:, None]], dy[:, None])[0]
+    assert rel_error(dx[:, None], numeric) < 1e-8
+
+
+@pytest.mark.parametrize("args, words", [
+    ((np.ones(4), 1.0, 0.0), "constant"),                      # eps = 0 and no variance
+    ((np.arange(4.0), np.ones(1), 0.0), "scalar"),             # one feature wants scalar gamma
+    ((np.arange(4.0), 1.0, np.zeros(2)), "scalar"),
+])
+def test_pencil_walk_inputs_are_checked(args, words):
+    with pytest.raises(ValueError, match=words):
+        graph.forward(*args, eps=0)
+
+
+def test_negative_eps_is_rejected_even_where_zero_is_allowed():
+    with pytest.raises(ValueError, match=">= 0"):
+        graph.forward(np.arange(4.0), 1.0, 0.0, eps=-1e-5)
 
 
 def test_node_lookup_names_the_valid_nodes():
@@ -138,11 +173,3 @@ def test_graph_backward_checks_its_arguments():
         graph.backward(np.ones((3, 4)), cache)
     with pytest.raises(RuntimeError, match="forward first"):
         graph.backward(np.ones((4, 3)), None)
-
-
-def test_draw_gives_alt_text_naming_what_is_highlighted():
-    pytest.importorskip("graphviz")
-    d = graph.draw(highlight="x_hat", edge=("xmu", "x_hat"), direction="backward")
-    html = d._repr_html_()
-    assert 'role="img"' in html and "highlighted: x_hat" in html and "xmu to x_hat" in html
-    assert graph.draw(alt="my words").alt == "my words"

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from bnlib import BatchNorm
-from bnlib.experiments.relatives import NORMS, make_mlp, small_batch
+from bnlib.experiments.models import mlp
+from bnlib.experiments.relatives import NORMS, small_batch
 from bnlib.norms import GroupNorm, LayerNorm
 
 
@@ -25,8 +26,8 @@ def toy_data(n_train=64, n_test=40, seed=0):
 
 @pytest.mark.parametrize("norm,kind", [("none", None), ("batch", BatchNorm), ("layer", LayerNorm),
                                        ("group", GroupNorm)])
-def test_make_mlp_puts_the_norm_before_each_relu(norm, kind):
-    net = make_mlp(norm, np.random.default_rng(0))
+def test_mlp_puts_the_norm_before_each_relu(norm, kind):
+    net = mlp(norm=norm, activation="relu", rng=np.random.default_rng(0))
     names = [type(layer).__name__ for layer in net]
     if kind is None:
         assert names == ["Linear", "ReLU"] * 3 + ["Linear"]
@@ -38,9 +39,9 @@ def test_make_mlp_puts_the_norm_before_each_relu(norm, kind):
 def test_per_example_norms_give_each_example_the_same_output_in_any_batch():
     x = np.random.default_rng(1).normal(size=(6, 784))
     for norm in ("layer", "group"):
-        net = make_mlp(norm, np.random.default_rng(0))
+        net = mlp(norm=norm, activation="relu", rng=np.random.default_rng(0))
         np.testing.assert_allclose(net.forward(x)[:1], net.forward(x[:1]), rtol=1e-5, atol=1e-6)
-    bn = make_mlp("batch", np.random.default_rng(0))
+    bn = mlp(bn=True, activation="relu", rng=np.random.default_rng(0))
     assert np.abs(bn.forward(x)[:2] - bn.forward(x[:2])).max() > 1e-3
 
 
@@ -64,7 +65,9 @@ def test_bad_arguments_are_rejected(kw, words):
     with pytest.raises(ValueError, match=words):
         small_batch(data=toy_data(), **{"examples": 32, **kw})
     with pytest.raises(ValueError, match="norm must be one of"):
-        make_mlp("weight", np.random.default_rng(0))
+        mlp(norm="weight")
+    with pytest.raises(ValueError, match="bn=True"):
+        mlp(norm="layer", bn=True)
     assert set(NORMS) == {"none", "batch", "layer", "group"}
 
 

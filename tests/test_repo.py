@@ -77,8 +77,31 @@ def test_numpy_core_does_not_import_plotting_or_widgets():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_requirements_pin_jupyter_book_1_and_install_bnlib():
-    req = (ROOT / "requirements.txt").read_text().split()
-    assert "-e" in req and "." in req
-    pin = next(r for r in req if r.startswith("jupyter-book"))
-    assert re.fullmatch(r"jupyter-book==1\.\d+\.\d+(\.post\d+)?", pin)
+def _pins() -> dict:
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    pairs = [ln.split("#")[0].strip().split("==") for ln in lines if "==" in ln.split("#")[0]]
+    return {name.lower(): version for name, version in pairs}
+
+
+def test_binder_installs_bnlib_with_its_extras_under_the_constraints():
+    req = [ln.strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()
+           if ln.strip() and not ln.startswith("#")]
+    assert req == ["-c constraints.txt", "-e .[book,build]"]
+    assert re.fullmatch(r"1\.\d+\.\d+(\.post\d+)?", _pins()["jupyter-book"])   # Jupyter Book 1.x
+
+
+def test_every_dependency_in_pyproject_is_pinned_in_constraints_and_nothing_else_is():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = [*project["dependencies"], *sum(project["optional-dependencies"].values(), [])]
+    names = {re.split(r"[<>=!\[ ]", n, maxsplit=1)[0].lower() for n in names}
+    assert names == set(_pins()), (f"pinned but not a dependency: {set(_pins()) - names}; "
+                                   f"a dependency without a pin: {names - set(_pins())}")
+
+
+def test_ci_and_the_torch_skip_message_take_torch_from_the_constraints():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "-c constraints.txt" in ci and "torch==" not in ci
+    from conftest import torch_pin
+    assert torch_pin() == f"torch=={_pins()['torch']}"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import bnlib
+from conftest import torch_missing_reason
 
-torch = pytest.importorskip("torch", reason="PyTorch is not installed: the parity oracle is optional "
-                                            "(pip install torch==2.13.0 to run it)")
+torch = pytest.importorskip("torch", reason=torch_missing_reason())
 
 
 @pytest.mark.parametrize("shape", [(8, 5), (4, 3, 5, 5)])

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from bnlib.widgets import (benchmark_updates, distributions, gradient_flow, train_eval_gap,  # noqa: E402
+from bnlib.widgets import (distributions, gradient_flow, train_eval_gap,  # noqa: E402
                            transform_playground)
 from bnlib.widgets._player import MAX_PLAYER_BYTES, Frame, player_html  # noqa: E402
 from bnlib.widgets.distributions import synthetic_result  # noqa: E402
@@ -247,25 +247,54 @@ def test_distributions_rejects_results_without_the_fields():
 
 # --- speed and imports -------------------------------------------------------------------------------
 
-def test_control_updates_render_within_budget():
-    medians = benchmark_updates()
-    assert set(medians) == {"gradient_flow", "distributions", "transform_playground", "train_eval_gap"}
-    slow = {k: round(v, 1) for k, v in medians.items() if v > 50.0}
-    assert not slow, f"median control update over 50 ms: {slow}"
-
-
 def test_importing_widgets_does_not_import_ipywidgets():
     code = "import sys, bnlib.widgets; print('ipywidgets' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
-def test_diagram_is_inline_svg_with_alt_text_and_the_requested_highlight():
-    from bnlib.widgets import diagram
+def _fill_of(svg: str, name: str) -> str:
+    """The fill colour of the node titled ``name`` in dot's SVG."""
+    group = re.search(r'<g class="node">\s*<title>' + re.escape(name) + r'</title>(.*?)</g>', svg, re.S)
+    return re.search(r'fill="([^"]+)"', group.group(1)).group(1).lower()
 
-    html = diagram("The graph with μ highlighted", highlight="mu")._repr_html_()
+
+def test_diagram_is_inline_svg_with_alt_text_and_the_highlight_in_the_palette_colour():
+    from bnlib.viz import COLORS
+    from bnlib.widgets import draw_graph
+
+    d = draw_graph("The graph with μ highlighted", highlight="mu")
+    html = d._repr_html_()
     assert re.search(r'<svg role="img" aria-label="The graph with μ highlighted"', html)
     assert "<?xml" not in html and ' id="' not in html
-    assert "#f0b76b" in html          # to_dot's highlight fill reached the picture
-    with pytest.raises(ValueError, match="alt text"):
-        diagram("  ")
+    assert _fill_of(d.svg, "mu") == COLORS["highlight"].lower()
+    assert _fill_of(d.svg, "var") != COLORS["highlight"].lower()
+    assert _fill_of(d.svg, "x") == COLORS["input"].lower()
+    with pytest.raises(ValueError, match="alt"):
+        draw_graph("  ")
+
+
+def test_diagram_alt_text_says_what_is_highlighted_in_the_graph_labels():
+    from bnlib.widgets import draw_graph
+
+    d = draw_graph(highlight="x_hat", edge=("xmu", "x_hat"), direction="backward")
+    assert "highlighted: x̂" in d.alt and "x − μ to x̂" in d.alt and "backward" in d.alt
+    assert "x and x − μ fan out" in d.alt
+
+
+def test_every_node_and_edge_of_the_graph_is_drawn_with_its_label():
+    from bnlib import graph
+    from bnlib.widgets.diagram import to_dot
+
+    dot = to_dot()
+    for n in graph.NODES:
+        assert f'"{n.name}" [label="{n.label}"' in dot
+    edges = re.findall(r'"(\w+)" -> "(\w+)"', dot)
+    assert edges == list(graph.EDGES)
+
+
+def test_highlighting_an_unknown_node_is_an_error_naming_the_nodes():
+    from bnlib.widgets.diagram import to_dot
+
+    with pytest.raises(ValueError, match="x_hat"):
+        to_dot(highlight="xhat")

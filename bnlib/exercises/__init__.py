@@ -23,6 +23,7 @@ from .norm_checks import (check_batchnorm_backward, check_batchnorm_forward, che
                           check_layernorm_forward, check_spatial_batchnorm)
 from .numgrad import check_numerical_gradient
 from .targets import targets
+from .zoo import check_adabn, check_rmsnorm_backward
 
 __all__ = [
     "CheckResult", "STATUSES", "TOL", "TOL32",
@@ -31,6 +32,7 @@ __all__ = [
     "check_running_update", "check_batchnorm_inference", "check_fold",
     "check_spatial_batchnorm", "check_layernorm_forward", "check_layernorm_backward",
     "check_numerical_gradient",
+    "check_rmsnorm_backward", "check_adabn",
     "get_time_limit", "set_time_limit", "reset_checkers", "targets",
     "Exercise", "list_exercises",
 ]

@@ -1,4 +1,4 @@
-"""Small helpers shared by the claim functions (data, networks, timing)."""
+"""Small helpers shared by the claim functions (data, networks, argument checks)."""
 from __future__ import annotations
 
 import numpy as np

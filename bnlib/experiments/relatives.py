@@ -18,40 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..batchnorm import BatchNorm
 from ..data import load_fashion_mnist
-from ..nn import SGD, Linear, ReLU, Sequential, softmax_cross_entropy
-from ..norms import GroupNorm, LayerNorm
+from ..nn import SGD, softmax_cross_entropy
+from .models import mlp
 
-__all__ = ["NORMS", "make_mlp", "SmallBatchResult", "small_batch"]
+__all__ = ["NORMS", "SmallBatchResult", "small_batch"]
 
 NORMS = {"none": "no normalization", "batch": "BatchNorm", "layer": "LayerNorm",
          "group": "GroupNorm (10 groups)"}
 """The normalizations :func:`small_batch` knows, with the labels plots use."""
-
-
-def make_mlp(norm: str, rng: np.random.Generator, hidden=(100, 100, 100), d_in: int = 784,
-             classes: int = 10, groups: int = 10) -> Sequential:
-    """Linear -> norm -> ReLU for each hidden layer, then a linear softmax layer.
-
-    ``norm`` is a key of ``NORMS``; GroupNorm splits each hidden layer's
-    units into ``groups`` groups.
-    """
-    if norm not in NORMS:
-        raise ValueError(f"norm must be one of {sorted(NORMS)}; got {norm!r}")
-    layers, d = [], d_in
-    for i, h in enumerate(hidden):
-        layers.append(Linear(d, h, rng, input_grad=i > 0))
-        if norm == "batch":
-            layers.append(BatchNorm(h))
-        elif norm == "layer":
-            layers.append(LayerNorm(h))
-        elif norm == "group":
-            layers.append(GroupNorm(groups, h))
-        layers.append(ReLU())
-        d = h
-    layers.append(Linear(d, classes, rng))
-    return Sequential(layers)
 
 
 @dataclass(frozen=True)
@@ -75,7 +50,7 @@ class SmallBatchResult:
 
 def _train_once(norm, batch_size, seed, data, examples, lr) -> float:
     rng = np.random.default_rng(seed)
-    net = make_mlp(norm, rng)
+    net = mlp(norm=norm, activation="relu", rng=rng)
     opt = SGD(lr)
     order = rng.permutation(len(data.x_train))[:examples]
     for start in range(0, examples - batch_size + 1, batch_size):

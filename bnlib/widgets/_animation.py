@@ -17,7 +17,7 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
-from ._player import Frame, player_html, view_html, static_text
+from ._player import Frame, player_html, view_html
 
 __all__ = ["Param", "Animation"]
 
@@ -132,8 +132,12 @@ class Animation:
         return f"{type(self).__name__}({args})"
 
     # --- live view ----------------------------------------------------------------
+    def clear_cache(self) -> None:
+        """Forget the computed numbers, so the next use recomputes them (benchmarks time that)."""
+        self._cache.clear()
+
     def widget(self):
-        """An ipywidgets view: frame controls (play, step, scrub, speed) and one control per parameter."""
+        """The live :class:`~bnlib.widgets._live.LiveView`: frame controls and one control per parameter."""
         from ._live import build_widget
 
         return build_widget(self)
@@ -141,7 +145,7 @@ class Animation:
     def _repr_mimebundle_(self, include=None, exclude=None):
         bundle = {"text/plain": repr(self), "text/html": self.to_html()}
         try:
-            view = self.widget()._repr_mimebundle_()
+            view = self.widget().box._repr_mimebundle_()
         except ImportError:       # no ipywidgets: the player alone still works
             view = {}
         if WIDGET_VIEW in view:
@@ -149,6 +153,3 @@ class Animation:
         return bundle
 
 
-def style_tag() -> str:
-    """The player's CSS as a ``<style>`` element (the live view needs it too)."""
-    return f"<style>{static_text('player.css')}</style>"

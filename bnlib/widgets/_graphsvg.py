@@ -1,7 +1,7 @@
 """The batch-norm graph as an SVG template: laid out once by graphviz, restyled per frame.
 
 ``dot`` runs once per arrow direction (forward values, backward gradients) on
-``bnlib.graph.to_dot`` with a placeholder label on every edge, so the layout
+:func:`bnlib.widgets.diagram.to_dot` with a placeholder label on every edge, so the layout
 never jumps between frames. A frame then only swaps colours and label text in
 the SVG string, which takes well under a millisecond (a ``dot`` call takes tens).
 """
@@ -12,14 +12,12 @@ from functools import lru_cache
 from html import unescape
 
 from .. import graph
+from ..viz import COLORS
 from ._svg import esc
+from .diagram import clean_svg, run_dot, to_dot
 
-__all__ = ["EDGES", "graph_svg", "clean_svg", "HIGHLIGHT_FILL", "HIGHLIGHT_EDGE"]
+__all__ = ["graph_svg"]
 
-EDGES = tuple((p, n.name) for n in graph.NODES for p in n.parents + n.constants)
-"""Every (parent, child) edge in graph order."""
-HIGHLIGHT_FILL = "#f0b76b"      # the colours bnlib.graph.to_dot uses for highlight=/edge=
-HIGHLIGHT_EDGE = "#d55e00"
 _PLACEHOLDER = "+0.00000"       # sizes every edge label during layout
 
 _GROUP = re.compile(r'<g class="(node|edge)">\s*<title>(.*?)</title>(.*?)</g>', re.S)
@@ -28,10 +26,10 @@ _GROUP = re.compile(r'<g class="(node|edge)">\s*<title>(.*?)</title>(.*?)</g>', 
 @lru_cache(maxsize=2)
 def _template(direction: str) -> tuple:
     """Split dot's SVG into static text and (kind, key, inner) groups."""
-    src = graph.to_dot(edge_labels={e: _PLACEHOLDER for e in EDGES}, direction=direction, rankdir="TB")
     # top to bottom, packed tight: narrow enough to sit beside the tensor panel
-    src = src.replace("rankdir=TB;", "rankdir=TB; ranksep=0.22; nodesep=0.3;", 1)
-    svg = clean_svg(_run_dot(src))
+    src = to_dot(edge_labels={e: _PLACEHOLDER for e in graph.EDGES}, direction=direction,
+                 rankdir="TB", ranksep=0.22, nodesep=0.3)
+    svg = clean_svg(run_dot(src))
     pieces, pos = [], 0
     for m in _GROUP.finditer(svg):
         pieces.append(svg[pos:m.start()])
@@ -44,34 +42,16 @@ def _template(direction: str) -> tuple:
     return tuple(pieces)
 
 
-def clean_svg(svg: str) -> str:
-    """dot's SVG made fit to inline in a page: no XML prolog, comments, ids or graph title.
-
-    Ids go because several diagrams on one page would repeat them.
-    """
-    svg = svg[svg.index("<svg"):]
-    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
-    svg = re.sub(r'\s(id|class)="graph0?"', "", svg)
-    svg = re.sub(r'\sid="[^"]*"', "", svg)
-    return re.sub(r"<title>bn</title>", "", svg)
-
-
-def _run_dot(src: str) -> str:
-    import graphviz  # the [book] extra; Debian's dot does the layout
-
-    return graphviz.Source(src).pipe(format="svg", encoding="utf-8")
-
-
 def _node(inner: str, on: bool) -> str:
     if not on:
         return inner
-    inner = re.sub(r'fill="[^"]*"', f'fill="{HIGHLIGHT_FILL}"', inner, count=1)
+    inner = re.sub(r'fill="[^"]*"', f'fill="{COLORS["highlight"]}"', inner, count=1)
     return inner.replace('stroke="black"', 'stroke="black" stroke-width="2.5"', 1)
 
 
 def _edge(inner: str, on: bool, label: str) -> str:
     if on:
-        inner = inner.replace("#555555", HIGHLIGHT_EDGE)
+        inner = inner.replace(COLORS["neutral"], COLORS["highlight_line"])
         inner = inner.replace('<path fill="none"', '<path fill="none" stroke-width="3"', 1)
     weight = ' font-weight="bold"' if on and label else ""
     return re.sub(r"(<text[^>]*)>[^<]*</text>",

@@ -6,11 +6,32 @@ frame on show, which keeps an update well under 50 ms.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+
 import ipywidgets as W
 
-from ._animation import style_tag
+from ._player import style_tag
 
-__all__ = ["build_widget"]
+__all__ = ["LiveView", "build_widget"]
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """The live view of an animation: the ipywidgets ``box`` on show, and handles to drive it.
+
+    ``controls`` maps every control name (including "frame") to its widget, ``view``
+    is the HTML widget with the picture, ``animation`` the object behind it.
+    Displays as the box.
+    """
+
+    box: W.VBox
+    controls: dict
+    view: W.HTML
+    animation: object
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.box._repr_mimebundle_(**kwargs)
 
 
 def _control(p, value):
@@ -30,12 +51,8 @@ def _control(p, value):
                          continuous_update=False, readout_format=".2f")
 
 
-def build_widget(anim):
-    """A VBox: the picture (an HTML widget), frame controls and parameter controls.
-
-    The returned box has ``.controls`` ({name: widget}, including "frame"),
-    ``.view`` (the HTML widget) and ``.animation`` so code and tests can drive it.
-    """
+def build_widget(anim) -> LiveView:
+    """The picture (an HTML widget), frame controls and parameter controls, as a :class:`LiveView`."""
     n = anim.n_frames(anim.state)
     view = W.HTML(value=style_tag() + anim.current_html())
     frame = W.IntSlider(value=anim.frame, min=0, max=n - 1, description="frame", continuous_update=True)
@@ -50,10 +67,10 @@ def build_widget(anim):
     def redraw():
         view.value = style_tag() + anim.current_html()
 
-    def on_param(change):
+    def on_param(name, change):
         if busy[0]:
             return
-        anim.set(**{change["owner"]._bn_name: change["new"]})
+        anim.set(**{name: change["new"]})
         count = anim.n_frames(anim.state)
         frame.max = play.max = count - 1
         redraw()
@@ -72,15 +89,11 @@ def build_widget(anim):
         redraw()
 
     for name, c in controls.items():
-        c._bn_name = name
-        c.observe(on_param, names="value")
+        c.observe(partial(on_param, name), names="value")
     frame.observe(on_frame, names="value")
     speed.observe(lambda ch: setattr(play, "interval", int(1000 / (anim.fps * ch["new"]))), names="value")
     back.on_click(lambda _: setattr(frame, "value", max(frame.value - 1, 0)))
     step.on_click(lambda _: setattr(frame, "value", min(frame.value + 1, frame.max)))
     box = W.VBox([view, W.HBox([play, back, step, frame, speed]),
                   W.Box(list(controls.values()), layout=W.Layout(flex_flow="row wrap"))])
-    box.controls = {"frame": frame, **controls}
-    box.view = view
-    box.animation = anim
-    return box
+    return LiveView(box, {"frame": frame, **controls}, view, anim)

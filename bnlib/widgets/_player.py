@@ -17,7 +17,7 @@ from importlib import resources
 
 from ._svg import esc
 
-__all__ = ["Frame", "player_html", "view_html", "static_text", "MAX_PLAYER_BYTES"]
+__all__ = ["Frame", "player_html", "view_html", "static_text", "style_tag", "MAX_PLAYER_BYTES"]
 
 MAX_PLAYER_BYTES = 2_000_000
 """Budget for one player's HTML (frames, script and style together)."""
@@ -38,6 +38,11 @@ class Frame:
 def static_text(name: str) -> str:
     """The text of a file in ``bnlib/static`` (the player's own JS and CSS)."""
     return resources.files("bnlib").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def style_tag() -> str:
+    """The player's CSS as a ``<style>`` element (the live view needs it too)."""
+    return f"<style>{static_text('player.css')}</style>"
 
 
 def view_html(frame: Frame) -> str:

@@ -29,15 +29,15 @@ __all__ = ["GradientFlow", "gradient_flow", "UPSTREAM"]
 UPSTREAM = ("random", "uniform", "one entry", "y (loss ½Σy²)")
 """Choices for the upstream gradient dy = dL/dy."""
 
-LABEL = {"x": "x", "gamma": "γ", "beta": "β", "eps": "ε", "mu": "μ", "xmu": "x − μ", "sq": "(x − μ)²",
-         "var": "σ²", "std": "√(σ² + ε)", "inv_std": "1/√(σ² + ε)", "x_hat": "x̂", "scaled": "γx̂", "y": "y"}
-FAN_OUT = ("x", "xmu")
+FAN_OUT = tuple(name for name in graph.INPUTS + tuple(n.name for n in graph.NODES)
+                if len(graph.children(name)) > 1)
+"""The values that feed two nodes (x and x − μ): where gradients add up."""
 WHY_UNIFORM = ("A uniform dy means the loss only sees each column's sum of y, which is N·β whatever x is "
                "(x̂ always sums to zero over the batch), so x gets no gradient.")
 
 
 def _d(name: str) -> str:
-    lab = LABEL[name]
+    lab = graph.label(name)
     return f"d{lab}" if len(lab) <= 2 else f"d({lab})"
 
 
@@ -99,7 +99,7 @@ class GradientFlow(Animation):
         c = s["cache"]
         svg = graph_svg("Batch-norm graph; the inputs x, γ, β and ε are highlighted",
                         highlight=graph.INPUTS + graph.CONSTANTS)
-        panel = "".join(tensor_block(LABEL[k], c[k]) for k in graph.INPUTS) + \
+        panel = "".join(tensor_block(graph.label(k), c[k]) for k in graph.INPUTS) + \
             f'<div class="bn-label">ε = {c["eps"]:.3g}</div>'
         n, d = c["x"].shape
         return self._frame(svg, panel, f"The inputs: a batch x of N = {n} rows and D = {d} features, "
@@ -113,12 +113,12 @@ class GradientFlow(Animation):
                   for m in done for p in graph.node(m).parents + graph.node(m).constants}
         into = [(p, n.name) for p in n.parents + n.constants]
         svg = graph_svg(f"Batch-norm graph, forward step {k + 1} of {len(graph.NODES)}: "
-                        f"computing {LABEL[n.name]} from {', '.join(LABEL[p] for p in n.parents)}",
+                        f"computing {graph.label(n.name)} from {', '.join(graph.label(p) for p in n.parents)}",
                         highlight=[n.name], edges=into, edge_labels=labels)
         panel = (f'<div class="bn-note">{n.description}</div>'
-                 + tensor_block(LABEL[n.name], c[n.name]))
-        cap = (f"Forward {k + 1}/{len(graph.NODES)}: {LABEL[n.name]} from "
-               f"{' and '.join(LABEL[p] for p in n.parents + n.constants)}. "
+                 + tensor_block(graph.label(n.name), c[n.name]))
+        cap = (f"Forward {k + 1}/{len(graph.NODES)}: {graph.label(n.name)} from "
+               f"{' and '.join(graph.label(p) for p in n.parents + n.constants)}. "
                "Edge labels: entry [0, 0] of the value on each edge.")
         return self._frame(svg, panel, cap, {"phase": "forward", "node": n.name, "value": c[n.name]})
 
@@ -139,7 +139,7 @@ class GradientFlow(Animation):
         labels = {(p, t.node): _entry(g) for t in trace.steps[:j + 1] for p, g in t.to_parents.items()}
         out_edges = [(p, n.name) for p in n.parents]
         svg = graph_svg(f"Batch-norm graph, backward step {j + 1} of {len(graph.NODES)}: "
-                        f"{LABEL[n.name]} sends gradients to {', '.join(LABEL[p] for p in n.parents)}",
+                        f"{graph.label(n.name)} sends gradients to {', '.join(graph.label(p) for p in n.parents)}",
                         highlight=[n.name], edges=out_edges, edge_labels=labels, direction="backward")
         parts = [tensor_block(f"upstream {_d(n.name)}", step.upstream)]
         notes = []
@@ -147,19 +147,19 @@ class GradientFlow(Animation):
             fan = [(src, g) for src, g in trace.fan_in(p)
                    if [t.node for t in trace.steps].index(src) <= j]
             if p in FAN_OUT and len(fan) == 2:
-                parts.append(sum_block(_d(p), [(f"from {LABEL[a]}", g) for a, g in fan], step.totals[p]))
-                notes.append(f"{LABEL[p]} fans out, so its two contributions are added.")
+                parts.append(sum_block(_d(p), [(f"from {graph.label(a)}", g) for a, g in fan], step.totals[p]))
+                notes.append(f"{graph.label(p)} fans out, so its two contributions are added.")
             else:
                 parts.append(tensor_block(f"to {_d(p)}", step.to_parents[p]))
                 if p in FAN_OUT:
-                    notes.append(f"{LABEL[p]} fans out: {_d(p)} is not complete until its other "
+                    notes.append(f"{graph.label(p)} fans out: {_d(p)} is not complete until its other "
                                  "child has sent its part.")
         if n.name == "mu" and s["upstream"] == "uniform":
             dx = step.totals["x"]
             notes.append(f"With a uniform dy the two parts cancel: max |dx| = {np.abs(dx).max():.1e}. "
                          + WHY_UNIFORM)
         cap = (f"Backward {j + 1}/{len(graph.NODES)}: {_d(n.name)} times the local derivative of "
-               f"{LABEL[n.name]} goes to {', '.join(LABEL[p] for p in n.parents)}. " + " ".join(notes)
+               f"{graph.label(n.name)} goes to {', '.join(graph.label(p) for p in n.parents)}. " + " ".join(notes)
                + " Edge labels: entry [0, 0] of the gradient sent along each edge.")
         return self._frame(svg, "".join(parts), cap, {
             "phase": "backward", "node": n.name, "upstream": step.upstream,
