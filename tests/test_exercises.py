@@ -913,3 +913,14 @@ def test_staged_backward_done_right_passes_and_the_trace_compares_only_on_a_mism
     r = E.check_batchnorm_backward(graph.forward, lambda d, c: student_staged(d, c))
     expect(r, passed=True)
     assert "backward_trace" not in r.message
+
+
+def test_copying_bnlib_objects_is_not_tampering():
+    import copy
+    import pickle
+    layer = bnlib.BatchNorm(3)
+    copy.deepcopy(layer)
+    pickle.loads(pickle.dumps(bnlib.batchnorm_forward(np.ones((4, 3)) * np.arange(4)[:, None],
+                                                      np.ones(3), np.zeros(3))[1]))
+    assert E._integrity.changed() == []
+    expect(E.check_fold(lambda *a: fold(*a)), passed=True)

@@ -31,7 +31,8 @@ _OWN_STATE = ("bnlib.exercises._integrity", "bnlib.exercises._limits",   # chang
               "bnlib.exercises.targets")
 _MISSING = object()
 _SKIP_CLASS_KEYS = {"__dict__", "__weakref__", "__doc__", "__annotations__", "__parameters__",
-                    "_abc_impl", "__abstractmethods__"}
+                    "_abc_impl", "__abstractmethods__",
+                    "__slotnames__"}    # copy and pickle cache this on the class
 _records: list = []
 _seen: set = set()
 _modules: set = set()
