@@ -17,6 +17,7 @@ from ._judge import TOL, TOL32
 from ._limits import get_time_limit, set_time_limit
 from ._outcome import STATUSES, CheckResult
 from .catalog import Exercise, list_exercises
+from .devices import check_merge_statistics
 from .inference import check_batchnorm_inference, check_fold, check_running_update
 from .nodes import check_node_backward, check_node_forward
 from .norm_checks import (check_batchnorm_backward, check_batchnorm_forward, check_layernorm_backward,
@@ -33,6 +34,7 @@ __all__ = [
     "check_spatial_batchnorm", "check_layernorm_forward", "check_layernorm_backward",
     "check_numerical_gradient",
     "check_rmsnorm_backward", "check_adabn",
+    "check_merge_statistics",
     "get_time_limit", "set_time_limit", "reset_checkers", "targets",
     "Exercise", "list_exercises",
 ]

@@ -11,6 +11,7 @@ The normalizers of today (``normalizers``) and batch norm after training
 (``after_training``, ``adaptation``, ``shifted``).
 """
 from .beyond import NoisyBNResult, SmoothnessResult, noisy_bn, smoothness
+from .devices import CancellationResult, GhostNoiseResult, PreciseBNResult, cancellation, ghost_noise, precise_bn, recompute_statistics  # noqa: E501,F401
 from .claims import (DeepResult, DriftResult, Figure1Result, PlacementResult, RegularizationResult,
                      StepsTo, SweepResult, bn_placement, deep_sigmoid, drift, figure1, init_sweep,
                      lr_sweep, regularization)
