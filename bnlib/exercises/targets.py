@@ -7,6 +7,8 @@ elsewhere can register its own with :func:`register`.
 """
 from __future__ import annotations
 
+from importlib import import_module
+
 from .. import batchnorm, gradcheck, graph, norms
 
 __all__ = ["targets", "register"]
@@ -23,6 +25,9 @@ _TARGETS = {
     "check_layernorm_forward": lambda: [norms.layernorm_forward, norms.groupnorm_forward],
     "check_layernorm_backward": lambda: [norms.layernorm_backward, norms.groupnorm_backward],
     "check_numerical_gradient": lambda: [gradcheck.numerical_gradient, gradcheck.numerical_gradients],
+    "check_rmsnorm_backward": lambda: [import_module("bnlib.rmsnorm").rmsnorm_backward],
+    "check_adabn": lambda: [import_module("bnlib.experiments.adaptation").adapt_batchnorm],
+    "check_merge_statistics": lambda: [import_module("bnlib.numerics").chan_merge],
 }
 
 
