@@ -415,14 +415,19 @@ _COMMON: set = set()
 
 
 def _common_lines() -> set:
-    """Lines found in two or more functions of the core: helpers' idioms, not an answer."""
+    """Lines found in two or more functions of bnlib's modules and experiments: idioms, not an answer."""
     if not _COMMON:
         import importlib
+        import pkgutil
+
+        import bnlib.experiments
         seen: dict = {}
-        for name in ("batchnorm", "fastpath", "graph", "norms", "gradcheck", "nn", "layer", "_checks"):
+        names = ["bnlib." + m.name for m in pkgutil.iter_modules(bnlib.__path__) if not m.ispkg]
+        names += ["bnlib.experiments." + m.name for m in pkgutil.iter_modules(bnlib.experiments.__path__)]
+        for name in names:
             try:
-                module = importlib.import_module(f"bnlib.{name}")
-            except ImportError:
+                module = importlib.import_module(name)
+            except ImportError:             # an optional dependency (torch) is missing
                 continue
             for fn in {id(f): f for _, f in inspect.getmembers(module, inspect.isfunction)
                        if f.__module__ == module.__name__}.values():
