@@ -24,6 +24,7 @@ after the solution's place for the others.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -94,7 +95,6 @@ def solution_regions(source: str) -> list[str]:
 
 def stub_code(source: str, message: str) -> str:
     """Replace every BEGIN/END SOLUTION region of ``source`` with a stub raising ``message``."""
-    import json
     solution_regions(source)            # validates the markers
     out, inside = [], False
     for line in source.split("\n"):

@@ -35,7 +35,7 @@ OTTER_VERSION = "7.0.0"
 
 
 def _config(stem: str, files: list[str]) -> str:
-    lines = [f"# ASSIGNMENT CONFIG", f"name: {stem}", "init_cell: false", "check_all_cell: false",
+    lines = ["# ASSIGNMENT CONFIG", f"name: {stem}", "init_cell: false", "check_all_cell: false",
              "export_cell: false", "requirements: requirements.txt", "generate:", "  pdf: false",
              "  filtering: false", "tests:", "  files: false", "  ok_format: true"]
     if files:

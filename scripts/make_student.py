@@ -25,6 +25,7 @@ run (written beside it, then swapped in), so the result only depends on book/.
 from __future__ import annotations
 
 import argparse
+import copy
 import shutil
 import sys
 import time
@@ -74,7 +75,6 @@ def student_cells(ch) -> tuple[list, int]:
 
 def make_student(ch) -> tuple:
     """Return (student notebook, number of stubbed regions) for a :class:`_outputs.Chapter`."""
-    import copy
     nb = copy.deepcopy(ch.nb)
     nb.cells, stubs = student_cells(ch)
     nb.metadata.pop("widgets", None)

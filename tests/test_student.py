@@ -17,7 +17,6 @@ import html
 import inspect
 import json
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
