@@ -25,7 +25,7 @@ _STYLES = {  # (border, background, symbol, word): green, red, and amber for a s
 class CheckResult:
     """The outcome of one check: ``passed`` (bool), a plain-words ``message`` and a ``status``.
 
-    ``status`` is one of :data:`STATUSES`; left out, it follows ``passed``
+    ``status`` is one of ``STATUSES``; left out, it follows ``passed``
     ("passed" or "failed"). Shows as a coloured box in a notebook (green
     passed, red failed, amber todo) and as one line of text elsewhere.
     """
