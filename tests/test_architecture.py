@@ -13,8 +13,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = {"graph", "batchnorm", "fastpath", "norms", "numerics", "distributed", "gradcheck", "nn",
-        "layer", "data", "renorm", "family", "rmsnorm", "weightstd", "_checks", "_layout", "_bncache"}
-"""The numpy core: modules of bnlib that hold the math (and their private helpers)."""
+        "layer", "data", "renorm", "family", "rmsnorm", "weightstd", "torchdist", "_checks", "_layout",
+        "_bncache"}
+"""The numpy core: modules of bnlib that hold the math (and their private helpers). ``torchdist``
+also imports torch, inside its functions: the optional real communicator for ``distributed``."""
 VIEWS = {"widgets", "viz", "notebook", "exercises"}
 
 

@@ -77,3 +77,14 @@ def test_batch_norm_fails_at_batch_two_and_layer_and_group_norm_do_not():
     bn, ln, gn = r.acc("batch"), r.acc("layer"), r.acc("group")
     assert bn[0] < 0.4 and bn[0] + 0.2 < min(ln[0], gn[0]), (bn, ln, gn)
     assert bn[1] > 0.6, bn
+
+
+def test_small_batch_scores_on_the_first_n_test_images():
+    data = toy_data()
+    kw = dict(batch_sizes=(8,), norms=("layer",), examples=32, data=data)
+    full, part = small_batch(**kw), small_batch(n_test=10, **kw)
+    net_acc = part.test_acc[0, 0, 0]
+    assert net_acc * 10 == pytest.approx(round(net_acc * 10))          # a multiple of 1/10
+    assert full.test_acc.shape == part.test_acc.shape
+    with pytest.raises(ValueError, match="n_test"):
+        small_batch(n_test=0, **kw)

@@ -7,11 +7,13 @@ Harness: :func:`mlp`, :func:`train` (-> :class:`History`), :func:`evaluate`,
 :func:`batch_noise`, :func:`gradient_flow`, :func:`scale_invariance`,
 :func:`train_eval_gap`, :func:`noisy_bn`, :func:`smoothness`, :func:`scorecard`;
 and the small-batch comparison of the normalizations, :func:`small_batch`.
-The normalizers of today (``normalizers``) and batch norm after training
+Many devices and finite precision (``devices``), the normalizers of today
+(``normalizers``) and batch norm after training
 (``after_training``, ``adaptation``, ``shifted``).
 """
 from .beyond import NoisyBNResult, SmoothnessResult, noisy_bn, smoothness
-from .devices import CancellationResult, GhostNoiseResult, PreciseBNResult, cancellation, ghost_noise, precise_bn, recompute_statistics  # noqa: E501,F401
+from .devices import (CancellationResult, GhostNoiseResult, PreciseBNResult, cancellation, ghost_noise,
+                      precise_bn, recompute_statistics)
 from .claims import (DeepResult, DriftResult, Figure1Result, PlacementResult, RegularizationResult,
                      StepsTo, SweepResult, bn_placement, deep_sigmoid, drift, figure1, init_sweep,
                      lr_sweep, regularization)
@@ -43,6 +45,9 @@ __all__ = [
     "PlacementResult", "BatchNoiseResult", "GradientFlowResult", "ScaleInvarianceResult",
     "TrainEvalGapResult", "NoisyBNResult", "SmoothnessResult", "ScoreRow", "ScorecardResult",
     "SmallBatchResult",
+    # many devices, finite precision
+    "cancellation", "ghost_noise", "recompute_statistics", "precise_bn", "CancellationResult",
+    "GhostNoiseResult", "PreciseBNResult",
     # the normalizers of today, and batch norm after training
     "NORM_LAYERS", "COMPARED", "renorm_comparison", "batch_statistics_predict", "fold_network",
     "fold_traps", "corrupt", "CORRUPTIONS", "pretrained_nets", "adapt_batchnorm", "accuracy",

@@ -101,10 +101,12 @@ class Figure1Result:
     seed: int
     init: str = DEFAULT_INIT
 
-    def steps_to_accuracy(self, target: float) -> StepsTo:
-        """First recorded step at which each run's test accuracy reached ``target``."""
-        return StepsTo(first_reach(self.steps, self.test_acc_bn, target),
-                       first_reach(self.steps, self.test_acc_plain, target))
+    def steps_to_accuracy(self, target: float, *, interpolate: bool = False) -> StepsTo:
+        """First recorded step at which each run's test accuracy reached ``target``
+        (``interpolate``: read off the line between the records around the crossing,
+        see ``first_reach`` in the training module)."""
+        return StepsTo(first_reach(self.steps, self.test_acc_bn, target, interpolate=interpolate),
+                       first_reach(self.steps, self.test_acc_plain, target, interpolate=interpolate))
 
 
 def figure1(steps: int = 3000, seed: int = 0, *, lr: float = 0.5, eval_every: int = 100,
@@ -125,6 +127,8 @@ class SweepResult:
 
     ``largest_bn`` / ``largest_plain``: the largest value whose run still trains
     (final accuracy >= ``threshold``), NaN if none; ``smallest_*`` likewise.
+    With ``eval_every`` < ``steps``: ``record_steps`` (T,) and the test-accuracy
+    curves ``curves_bn``, ``curves_plain`` (V, T); otherwise these are None.
     """
 
     name: str
@@ -139,26 +143,43 @@ class SweepResult:
     smallest_plain: float
     lr: float | None = None
     init: str = DEFAULT_INIT
+    record_steps: np.ndarray | None = None
+    curves_bn: np.ndarray | None = None
+    curves_plain: np.ndarray | None = None
+
+    def steps_to(self, target: float, *, interpolate: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Steps each run needed to reach test accuracy ``target``, per value: ``(bn, plain)``,
+        NaN where a run never got there (needs the curves: call with ``eval_every``)."""
+        if self.curves_bn is None:
+            raise ValueError("no accuracy curves recorded: run the sweep with eval_every < steps")
+        reach = lambda curves: np.array([first_reach(self.record_steps, c, target,  # noqa: E731
+                                                     interpolate=interpolate) for c in curves])
+        return reach(self.curves_bn), reach(self.curves_plain)
 
 
-def _sweep(name, values, d, steps, seed, threshold, make):
-    acc = {bn: np.array([train(net_for(d, bn=bn, seed=seed, **make(v)[0]), d, steps=steps,
-                               eval_every=steps, seed=seed, **make(v)[1]).final_acc for v in values])
-           for bn in (True, False)}
+def _sweep(name, values, d, steps, seed, threshold, make, eval_every=None):
+    ev = steps if eval_every is None else eval_every
+    curves = {bn: np.array([train(net_for(d, bn=bn, seed=seed, **make(v)[0]), d, steps=steps,
+                                  eval_every=ev, seed=seed, **make(v)[1]).test_acc for v in values])
+              for bn in (True, False)}
+    acc = {bn: c[:, -1] for bn, c in curves.items()}
     v = np.asarray(values, dtype=float)
     ext = lambda a, f: float(f(v[a >= threshold])) if np.any(a >= threshold) else float("nan")  # noqa: E731
+    extra = ({} if eval_every is None else
+             dict(record_steps=np.arange(0, steps + 1, ev), curves_bn=curves[True], curves_plain=curves[False]))
     return SweepResult(name, v, acc[True], acc[False], threshold, steps,
                        ext(acc[True], np.max), ext(acc[False], np.max),
-                       ext(acc[True], np.min), ext(acc[False], np.min))
+                       ext(acc[True], np.min), ext(acc[False], np.min), **extra)
 
 
 def lr_sweep(rates=(0.1, 0.5, 2.0, 5.0, 10.0, 30.0), *, steps: int = 800, seed: int = 0,
-             threshold: float = CHANCE_MARGIN, data=None) -> SweepResult:
+             threshold: float = CHANCE_MARGIN, eval_every: int | None = None, data=None) -> SweepResult:
     """Final accuracy after ``steps`` SGD steps for each learning rate, with and without BN
-    (08_learning_rates). About 8 s of compute with the defaults."""
+    (08_learning_rates). ``eval_every`` also records the accuracy curves (for
+    :meth:`SweepResult.steps_to`). About 8 s of compute with the defaults."""
     rates = as_tuple(rates, "rates")
     return _sweep("learning rate", rates, get_data(data), steps, seed, threshold,
-                  lambda r: ({}, {"lr": r}))
+                  lambda r: ({}, {"lr": r}), eval_every)
 
 
 def init_sweep(scales=(0.001, 0.01, 0.05, 0.1, 0.3, 1.0), *, steps: int = 800, lr: float = 0.5,
@@ -206,7 +227,9 @@ def deep_sigmoid(depths=(6, 8, 10), *, steps: int = 800, lr: float = 0.5, seed: 
 
 @dataclass
 class RegularizationResult:
-    """Train and test accuracy, and their ``gap``, for each of ``variants`` (V,)."""
+    """Train and test accuracy, and their ``gap``, for each of ``variants`` (V,) after
+    ``steps``; ``record_steps`` (T,) and the curves ``train_curves``, ``test_curves``
+    (V, T) of both accuracies at every record."""
 
     variants: tuple
     train_acc: np.ndarray
@@ -216,22 +239,38 @@ class RegularizationResult:
     steps: int
     dropout: float
     lr: float
+    record_steps: np.ndarray
+    train_curves: np.ndarray
+    test_curves: np.ndarray
+
+    def test_at_train_acc(self, level: float) -> np.ndarray:
+        """Test accuracy of each variant at the moment its training accuracy first
+        reached ``level`` (V,), both curves read off the straight line between the two
+        records around that crossing; NaN for a variant that never got there."""
+        out = []
+        for tr, te in zip(self.train_curves, self.test_curves):
+            t = first_reach(self.record_steps, tr, level, interpolate=True)
+            out.append(np.interp(t, self.record_steps, te) if np.isfinite(t) else np.nan)
+        return np.array(out)
 
 
 def regularization(*, n_train: int = 1000, steps: int = 1500, dropout: float = 0.2,
-                   lr: float = 0.5, seed: int = 0, data=None) -> RegularizationResult:
+                   lr: float = 0.5, seed: int = 0, eval_every: int | None = None,
+                   data=None) -> RegularizationResult:
     """Neither / dropout / BN / both, trained on only ``n_train`` examples so that the
-    network can overfit (11_regularization). Train accuracy is on those examples, eval mode.
-    About 5 s of compute with the defaults."""
+    network can overfit (11_regularization). Train accuracy is on those examples, eval
+    mode, recorded every ``eval_every`` steps (default: only at the end). About 5 s of
+    compute with the defaults."""
     d = get_data(data, n_train=n_train)
+    ev = steps if eval_every is None else eval_every
     variants = (("neither", False, 0.0), ("dropout", False, dropout), ("bn", True, 0.0),
                 ("both", True, dropout))
-    hs = [train(net_for(d, bn=bn, dropout=p, seed=seed), d, steps=steps, lr=lr, eval_every=steps,
+    hs = [train(net_for(d, bn=bn, dropout=p, seed=seed), d, steps=steps, lr=lr, eval_every=ev,
                 n_train_eval=n_train, seed=seed) for _, bn, p in variants]
-    tr = np.array([h.train_acc[-1] for h in hs])
-    te = np.array([h.test_acc[-1] for h in hs])
+    tr_c, te_c = np.array([h.train_acc for h in hs]), np.array([h.test_acc for h in hs])
+    tr, te = tr_c[:, -1], te_c[:, -1]
     return RegularizationResult(tuple(v[0] for v in variants), tr, te, tr - te, len(d[0]), steps,
-                                dropout, lr)
+                                dropout, lr, hs[0].steps, tr_c, te_c)
 
 
 @dataclass
@@ -246,15 +285,20 @@ class PlacementResult:
     steps: int
 
 
-def bn_placement(*, steps: int = 1000, lrs=None, seed: int = 0, data=None) -> PlacementResult:
-    """BN before vs after the nonlinearity, for ReLU and sigmoid (06_convnets).
+def bn_placement(*, steps: int = 1000, lrs=None, seed: int = 0, activations=("relu", "sigmoid"),
+                 data=None) -> PlacementResult:
+    """BN before vs after the nonlinearity, for each of ``activations`` (06_convnets).
 
     Default learning rates: 0.5 for sigmoid, 0.1 for ReLU (ReLU nets without BN
     diverge at 0.5). About 4.5 s of compute with the defaults."""
     lrs = dict({"relu": 0.1, "sigmoid": 0.5}, **(lrs or {}))
-    d, acts, places = get_data(data), ("relu", "sigmoid"), ("none", "before", "after")
+    acts, places = tuple(activations), ("none", "before", "after")
+    bad = [a for a in acts if a not in lrs]
+    if not acts or bad:
+        raise ValueError(f"activations must be a non-empty subset of {sorted(lrs)}; got {activations!r}")
+    d = get_data(data)
     acc = np.array([[train(net_for(d, activation=a, bn=p != "none",
                                    bn_position="before" if p == "none" else p, seed=seed),
                            d, steps=steps, lr=lrs[a], eval_every=steps, seed=seed).final_acc
                      for p in places] for a in acts])
-    return PlacementResult(acts, places, acc, lrs, steps)
+    return PlacementResult(acts, places, acc, {a: lrs[a] for a in acts}, steps)

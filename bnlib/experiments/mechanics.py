@@ -15,6 +15,7 @@ from ._threads import one_blas_thread
 from .training import evaluate, train
 
 __all__ = ["BatchNoiseResult", "batch_noise", "GradientFlowResult", "gradient_flow",
+           "GradientProfileResult", "gradient_profile",
            "ScaleInvarianceResult", "scale_invariance", "TrainEvalGapResult", "train_eval_gap"]
 
 
@@ -40,12 +41,13 @@ class BatchNoiseResult:
 
 
 def batch_noise(batch_sizes=(4, 8, 16, 32, 64, 128, 256), *, n_batches: int = 1000, seed: int = 0,
-                data=None) -> BatchNoiseResult:
+                a: float | None = None, data=None) -> BatchNoiseResult:
     """Normalize one fixed example inside random batches of size N (11_regularization).
 
     The feature is one unit's pre-activation of a freshly initialized first layer
     (a random projection of the images, so a realistic, non-Gaussian distribution);
-    the example is the first test image. No training; well under a second.
+    the example is the first test image, or, with ``a``, a value ``a`` standard
+    deviations from the feature's mean. No training; well under a second.
     """
     sizes = as_tuple(batch_sizes, "batch_sizes", int)
     if min(sizes) < 2:
@@ -55,8 +57,8 @@ def batch_noise(batch_sizes=(4, 8, 16, 32, 64, 128, 256), *, n_batches: int = 10
     w = (rng.standard_normal(x_tr.shape[1]) / np.sqrt(x_tr.shape[1])).astype(x_tr.dtype)
     with one_blas_thread():
         pool = (x_tr @ w).astype(np.float64)
-    x0 = float(x_te[0] @ w)
     m, s = pool.mean(), pool.std()
+    x0 = float(x_te[0] @ w) if a is None else float(m + float(a) * s)
     a, kurt = (x0 - m) / s, float(np.mean(((pool - m) / s) ** 4))
     std = []
     for n in sizes:
@@ -100,6 +102,54 @@ def gradient_flow(steps: int = 1000, *, depth: int = 6, lr: float = 0.5, seed: i
                    eval_every=eval_every, record_grads=True, seed=seed) for bn in (True, False)}
     return GradientFlowResult(h[True].steps, h[True].grad_norms, h[False].grad_norms,
                               h[True].test_acc, h[False].test_acc, depth, lr)
+
+
+@dataclass
+class GradientProfileResult:
+    """One batch through a freshly initialized network, per Linear layer (L+1,):
+    ``dW_norm`` = Frobenius norm of dL/dW, ``dz_norm`` = norm of the gradient at the
+    layer's output z (before BN, if any), ``z_std`` = standard deviation of z over the
+    batch (mean over units), ``x_norm`` = mean norm of one example's input to the layer."""
+
+    dW_norm: np.ndarray
+    dz_norm: np.ndarray
+    z_std: np.ndarray
+    x_norm: np.ndarray
+    bn: bool
+    depth: int
+    init_scale: float | None
+
+
+def gradient_profile(*, depth: int = 3, bn: bool = False, init_scale: float | None = None,
+                     batch_size: int = 60, seed: int = 0, data=None) -> GradientProfileResult:
+    """How big the gradient is at each layer of a fresh network on one training batch
+    (09_initialization, 08_learning_rates, 12_gradient_flow). Milliseconds."""
+    x_tr, y_tr, *_ = get_data(data)
+    idx = np.random.default_rng([seed, 5]).choice(len(x_tr), batch_size, replace=False)
+    x, y = x_tr[idx], y_tr[idx]
+    model = net_for((x_tr, y_tr, x_tr, y_tr), depth=depth, bn=bn, init_scale=init_scale, seed=seed)
+    lin = set(model.linear_idx)
+    z_std, x_norm = [], []
+    with one_blas_thread():
+        h = x
+        for i, layer in enumerate(model):
+            if i in lin:
+                x_norm.append(np.linalg.norm(h, axis=1).mean())
+            h = layer.forward(h)
+            if i in lin:
+                z_std.append(h.std(axis=0).mean())
+        dout = nn.softmax_cross_entropy(h, y)[1]
+        dz = {}
+        for i in reversed(range(len(model.layers))):
+            if i in lin:
+                dz[i] = np.linalg.norm(dout)
+            dout = model[i].backward(dout)
+            if dout is None:
+                break
+    dW = [np.linalg.norm(model[i].grads["W"]) for i in model.linear_idx]
+    return GradientProfileResult(np.array(dW), np.array([dz[i] for i in model.linear_idx]),
+                                 np.array(z_std, dtype=float), np.array(x_norm, dtype=float),
+                                 bn, depth, init_scale)
 
 
 @dataclass

@@ -48,7 +48,7 @@ class SmallBatchResult:
         return self.test_acc[self.norms.index(norm)].mean(axis=1)
 
 
-def _train_once(norm, batch_size, seed, data, examples, lr) -> float:
+def _train_once(norm, batch_size, seed, data, examples, lr, n_test) -> float:
     rng = np.random.default_rng(seed)
     net = mlp(norm=norm, activation="relu", rng=rng)
     opt = SGD(lr)
@@ -59,16 +59,19 @@ def _train_once(norm, batch_size, seed, data, examples, lr) -> float:
         net.backward(dlogits)
         opt.step(net)
     net.eval()
-    return float((net.forward(data.x_test).argmax(axis=1) == data.y_test).mean())
+    x, y = data.x_test[:n_test], data.y_test[:n_test]
+    return float((net.forward(x).argmax(axis=1) == y).mean())
 
 
 def small_batch(batch_sizes=(2, 4, 8, 32), norms=("none", "batch", "layer", "group"),
-                seeds=(0,), examples: int = 4000, lr: float = 0.1, data=None) -> SmallBatchResult:
+                seeds=(0,), examples: int = 4000, lr: float = 0.1, n_test: int | None = None,
+                data=None) -> SmallBatchResult:
     """Train one net per (normalization, batch size, seed) and measure test accuracy.
 
     Every run sees the same ``examples`` training images once, with plain SGD at
     rate ``lr``; the same seed gives the same initial weights and example order
-    for every normalization. ``data`` defaults to :func:`bnlib.data.load_fashion_mnist`.
+    for every normalization. Test accuracy is on the first ``n_test`` test images
+    (None: all). ``data`` defaults to :func:`bnlib.data.load_fashion_mnist`.
     About 1.5 s per normalization and seed with the defaults on one busy core.
     """
     bad = [n for n in norms if n not in NORMS]
@@ -82,6 +85,8 @@ def small_batch(batch_sizes=(2, 4, 8, 32), norms=("none", "batch", "layer", "gro
     if not 1 <= sizes.max() <= examples <= len(data.x_train):
         raise ValueError(f"examples must lie between the largest batch size {sizes.max()} and "
                          f"the {len(data.x_train)} training images; got {examples}")
-    acc = np.array([[[_train_once(n, int(b), s, data, examples, lr) for s in seeds]
+    if n_test is not None and not (isinstance(n_test, (int, np.integer)) and 1 <= n_test):
+        raise ValueError(f"n_test must be a positive int or None; got {n_test!r}")
+    acc = np.array([[[_train_once(n, int(b), s, data, examples, lr, n_test) for s in seeds]
                      for b in sizes] for n in norms])
     return SmallBatchResult(tuple(norms), sizes, tuple(seeds), acc, int(examples), float(lr))

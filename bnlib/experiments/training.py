@@ -20,7 +20,7 @@ from .. import nn
 from ._threads import one_blas_thread
 from .models import MLP, SATURATION, mlp
 
-__all__ = ["mlp", "MLP", "History", "train", "evaluate", "steps_to_accuracy", "split_data"]
+__all__ = ["mlp", "MLP", "History", "train", "evaluate", "steps_to_accuracy", "first_reach", "split_data"]
 
 
 @dataclass
@@ -87,16 +87,32 @@ def evaluate(model, x, y) -> tuple[float, float]:
     return acc, loss
 
 
-def steps_to_accuracy(history: History, target: float) -> float:
-    """The first recorded step with ``test_acc >= target``, or NaN if never reached."""
-    return first_reach(history.steps, history.test_acc, target)
+def steps_to_accuracy(history: History, target: float, *, interpolate: bool = False) -> float:
+    """The first recorded step with ``test_acc >= target`` (NaN if never reached);
+    with ``interpolate``, the step where the straight line between the two records
+    around that first crossing reaches ``target`` (see ``first_reach``)."""
+    return first_reach(history.steps, history.test_acc, target, interpolate=interpolate)
 
 
-def first_reach(steps, acc, target: float) -> float:
-    """The first of ``steps`` where ``acc >= target``, or NaN."""
-    hit = np.nonzero(np.asarray(acc) >= target)[0]
-    return float(np.asarray(steps)[hit[0]]) if hit.size else float("nan")
+def first_reach(steps, acc, target: float, *, interpolate: bool = False) -> float:
+    r"""The first of ``steps`` where ``acc >= target``, or NaN.
 
+    A record only says that the target was reached somewhere since the previous
+    record, so the recorded step rounds the answer up by up to one evaluation
+    interval. With ``interpolate``, the answer is read off the straight line
+    between the last record below the target, :math:`(t_0, a_0)`, and the first
+    at or above it, :math:`(t_1, a_1)`:
+    :math:`t_0 + (t_1 - t_0)(a^* - a_0)/(a_1 - a_0)`.
+    """
+    steps, acc = np.asarray(steps, dtype=float), np.asarray(acc, dtype=float)
+    hit = np.nonzero(acc >= target)[0]
+    if not hit.size:
+        return float("nan")
+    k = hit[0]
+    if not interpolate or k == 0:
+        return float(steps[k])
+    t0, t1, a0, a1 = steps[k - 1], steps[k], acc[k - 1], acc[k]
+    return float(t0 + (t1 - t0) * (target - a0) / (a1 - a0))
 
 
 class _Recorder:
