@@ -21,12 +21,13 @@ export MKL_NUM_THREADS := 1
 # extra Debian packages to require (CI sets SYSTEM_EXTRA=chromium)
 SYSTEM_EXTRA ?=
 
-.PHONY: help setup setup-test system-packages frontend book book-strict test student bench serve lab clean distclean
+.PHONY: help setup setup-test system-packages frontend book book-strict test student assignments bench serve lab clean distclean
 
 help:
 	@echo "make book    set up, execute the notebooks and build the HTML into _build/html"
 	@echo "make test    set up and run every test (library, notebooks, strict build, student notebooks, browser)"
 	@echo "make student write student notebooks (solutions removed) to _build/student"
+	@echo "make assignments  an nbgrader course in _build/nbgrader, otter-grader masters in _build/otter"
 	@echo "make bench   benchmarks: speed, bandwidth, and the book's time and memory budgets"
 	@echo "make serve   serve the built book on http://localhost:$(PORT)"
 	@echo "make lab     JupyterLab on the notebooks"
@@ -70,10 +71,14 @@ test: setup-test
 	$(PY) -m pytest -n 2 --dist loadfile --nbval-lax -m "not browser and not student" tests book
 	$(MAKE) --no-print-directory book-strict
 	$(MAKE) --no-print-directory student
+	$(MAKE) --no-print-directory assignments
 	$(PY) -m pytest -m "browser or student" tests
 
 student: setup
 	$(PY) scripts/make_student.py
+
+assignments: setup
+	$(PY) scripts/make_assignments.py
 
 bench: setup-test
 	$(PY) scripts/bench.py

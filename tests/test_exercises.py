@@ -14,7 +14,7 @@ import pytest
 
 import bnlib
 from bnlib import exercises as E
-from bnlib import graph
+from bnlib import graph, norms
 from bnlib.exercises import _hints, _norm, catalog
 from bnlib.gradcheck import check_gradients, numerical_gradients, rel_error
 
@@ -191,7 +191,7 @@ BAD_FORWARDS = [
     (lambda x, g, b, e: (bn_forward(x, g, b, e)[0] * np.nan, {}), "contains nan"),
     (lambda x, g, b, e: (np.full(x.shape, np.inf), {}), "contains inf"),
     (lambda x, g, b, e: (x.astype(str), {}), "dtype"),
-    (lambda x, g, b, e: (bn_forward(x, g, b, e)[0].astype(np.float32), {}), "float32"),
+    (lambda x, g, b, e: (bn_forward(x, g, b, e)[0].astype(np.float16), {}), "too coarse"),
     (_mutating_forward, "changed its input `x` in place"),
     (lambda x, g, b, e: (bn_forward(x, g, b, e)[0], None), "returned no cache"),
     (lambda x, g, b, e: (bn_forward(x, g, b, e)[0].mean(), {}), "single number"),
@@ -247,7 +247,7 @@ CHECKERS = [
     # (backward=None means forward only, so None is replaced here)
     lambda f: E.check_spatial_batchnorm(bnlib.batchnorm_forward, f or _raises(TypeError)),
     E.check_layernorm_forward,
-    lambda f: E.check_layernorm_backward(E.layernorm_forward, f), E.check_numerical_gradient,
+    lambda f: E.check_layernorm_backward(norms.layernorm_forward, f), E.check_numerical_gradient,
 ]
 
 
@@ -262,7 +262,7 @@ def test_checkers_never_raise(check):
 
 def test_check_result_displays():
     ok, bad, todo = E.CheckResult(True, "fine", "t"), E.CheckResult(False, "<b>wrong</b>\nline 2", "t"), \
-        E.CheckResult(False, "not implemented yet: stub", "t")
+        E.CheckResult(False, "stub", "t", "todo")
     assert repr(ok).startswith("[PASSED]") and repr(bad).startswith("[FAILED]") and "TODO" in repr(todo)
     assert bool(ok) and not bool(bad)
     html = bad._repr_html_()
@@ -487,18 +487,18 @@ def test_layernorm_reference_against_finite_differences():
     for loc, scale in ((0.0, 1.0), (30.0, 2.0), (0.2, 3e-3)):
         inputs = {"x": loc + scale * rng.standard_normal((4, 6)), "gamma": rng.uniform(.5, 2, 6),
                   "beta": rng.standard_normal(6)}
-        res = check_gradients(lambda x, g, b: E.layernorm_forward(x, g, b, 1e-5), E.layernorm_backward,
+        res = check_gradients(lambda x, g, b: norms.layernorm_forward(x, g, b, 1e-5), norms.layernorm_backward,
                               inputs, h=1e-6 if scale > 1e-2 else 1e-9, tol=1e-6)
         assert res.passed, res
-        y, _ = E.layernorm_forward(inputs["x"], np.ones(6), np.zeros(6))
+        y, _ = norms.layernorm_forward(inputs["x"], np.ones(6), np.zeros(6))
         assert np.allclose(y.mean(axis=1), 0, atol=1e-9)
 
 
-def test_layernorm_rejects_bad_input():
-    with pytest.raises(ValueError, match="2-D"):
-        E.layernorm_forward(np.ones((2, 3, 4)), np.ones(4), np.zeros(4))
-    with pytest.raises(TypeError, match="LNCache"):
-        E.layernorm_backward(np.ones((2, 3)), None)
+def test_one_layernorm():
+    # the checkers compare with bnlib.norms; the exercises package has no copy of its own
+    from bnlib.exercises import norm_checks
+    assert norm_checks._REFERENCE["layer norm"] == (norms.layernorm_forward, norms.layernorm_backward)
+    assert not hasattr(E, "layernorm_forward") and not hasattr(E, "LNCache")
 
 
 def ln_forward(x, gamma, beta, eps, **kw):
@@ -530,7 +530,7 @@ def test_layernorm_backward(fn, kw, words):
 
 @pytest.mark.parametrize("layout", [_norm.BN, _norm.SPATIAL, _norm.LN], ids=lambda l: l.name)
 def test_references_match_finite_differences(layout):
-    ref_f, ref_b = ((E.layernorm_forward, E.layernorm_backward) if layout is _norm.LN
+    ref_f, ref_b = ((norms.layernorm_forward, norms.layernorm_backward) if layout is _norm.LN
                     else (bnlib.batchnorm_forward, bnlib.batchnorm_backward))
     for label, x, gamma, beta, eps, dout in _norm.make_cases(layout):
         fc = _norm.forward_case(layout, label, x, gamma, beta, eps)
@@ -571,39 +571,356 @@ def _nb(cells):
     return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
-def _ex(id_, title, kind="implement", difficulty=1, minutes=10):
+def _ex(id_, title, kind="implement", difficulty=1, minutes=10, points=2):
     src = (f"```{{exercise-start}} {title}\n:label: ex-{id_.replace('.', '-')}\n```\nDo it.\n"
            f"```{{exercise-end}}\n```")
     return {"cell_type": "markdown", "source": src, "id": "x" + id_.replace(".", ""),
-            "metadata": {"exercise": {"id": id_, "kind": kind, "difficulty": difficulty, "minutes": minutes}}}
+            "metadata": {"exercise": {"id": id_, "kind": kind, "difficulty": difficulty, "minutes": minutes,
+                                      "points": points}}}
 
 
 def test_catalogue_scans_notebooks(tmp_path):
     (tmp_path / "02_forward.ipynb").write_text(json.dumps(_nb([
         _ex("2.2", "Predict the mean", "predict", 2, 5), _ex("2.1", "Implement the mean node"),
         {"cell_type": "markdown", "source": ["plain ", "text"], "metadata": {}}])))
-    (tmp_path / "10_late.ipynb").write_text(json.dumps(_nb([_ex("10.1", "Explain", "explain", 3, 15)])))
+    (tmp_path / "10_late.ipynb").write_text(json.dumps(_nb([_ex("10.1", "Explain", "explain", 3, 15, 3)])))
     exs = catalog.list_exercises(tmp_path)
     assert [e.id for e in exs] == ["2.1", "2.2", "10.1"]
     assert exs[0].title == "Implement the mean node" and exs[0].label == "ex-2-1" and exs[0].chapter == 2
-    assert exs[1].stars == "★★☆"
+    assert exs[1].stars == "★★☆" and exs[2].points == 3
+    assert exs[0].autograded and not exs[1].autograded
     t = catalog.totals(exs)
-    assert t["kind"] == {"implement": (1, 10), "predict": (1, 5), "explain": (1, 15)}
-    assert t["notebook"]["02_forward.ipynb"] == (2, 15)
+    assert t["kind"] == {"implement": (1, 10, 2), "predict": (1, 5, 2), "explain": (1, 15, 3)}
+    assert t["notebook"]["02_forward.ipynb"] == (2, 15, 4)
     assert catalog.problems(exs) == []
     probs = catalog.problems(exs, ["02_forward.ipynb", "10_late.ipynb"], min_total=40, min_per_notebook=2)
     assert probs == ["3 exercises in all; at least 40 wanted", "10_late.ipynb: 1 exercises; at least 2 wanted"]
 
 
 def test_catalogue_reports_bad_metadata(tmp_path):
-    bad = _ex("3.1", "T", kind="quiz", difficulty=5, minutes=0)
+    bad = _ex("3.1", "T", kind="quiz", difficulty=5, minutes=0, points=True)
     nolabel = {"cell_type": "markdown", "source": "```{exercise-start}\n```", "metadata": {}}
     mislabelled = _ex("2.2", "C")
     mislabelled["source"] = mislabelled["source"].replace("ex-2-2", "ex-two")
     (tmp_path / "02_forward.ipynb").write_text(json.dumps(_nb([bad, _ex("2.1", "A"), _ex("2.1", "B"), nolabel,
                                                                             mislabelled])))
     text = "\n".join(catalog.problems(catalog.list_exercises(tmp_path)))
-    for words in ("should start with the notebook's number 2", "kind 'quiz'", "difficulty", "minutes",
+    for words in ("should start with the notebook's number 2", "kind 'quiz'", "difficulty", "minutes", "points",
                   "id used twice", "id should look like", "no :label:", "no exercise-start directive",
                   "label 'ex-two' should be 'ex-2-2'"):
         assert words in text, words
+
+
+# --- checkers fit for grading: time limits, exits, tampering, float32, digits -------------
+
+def _forever(*args):
+    while True:
+        pass
+
+
+def test_a_loop_that_never_ends_is_stopped():
+    r = E.check_node_forward("mu", _forever, time_limit=0.3)
+    expect(r, "did not finish within 0.3 s", "test case: standard")
+    assert r.status == "failed"
+
+
+def test_the_time_limit_is_configurable():
+    previous = E.set_time_limit(0.2)
+    try:
+        assert E.get_time_limit() == 0.2
+        expect(E.check_running_update(_forever), "did not finish within 0.2 s")
+    finally:
+        E.set_time_limit(previous)
+    assert E.get_time_limit() == previous
+    for bad in (0, -1.0, float("inf"), "5", True):
+        with pytest.raises((TypeError, ValueError), match="seconds"):
+            E.set_time_limit(bad)
+    with pytest.raises((TypeError, ValueError), match="time_limit"):
+        E.check_fold(fold, time_limit=-2)
+
+
+def test_a_swallowed_timeout_or_a_long_call_still_counts_as_too_slow():
+    # the alarm can only interrupt Python code; a long C call, or code that catches the
+    # interruption and carries on, is still measured and reported
+    def stubborn(x):
+        try:
+            _forever()
+        except BaseException:  # noqa: BLE001 - what a careless student might write
+            pass
+        return x.mean(axis=0)
+    expect(E.check_node_forward("mu", stubborn, time_limit=0.3), "did not finish within 0.3 s")
+
+
+def test_the_previous_alarm_handler_and_timer_are_restored():
+    import signal
+    fired = []
+    old = signal.signal(signal.SIGALRM, lambda *a: fired.append(1))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 5.0)
+        expect(E.check_node_forward("mu", NODE_FORWARD["mu"]), passed=True)
+        expect(E.check_node_forward("mu", _forever, time_limit=0.2), "did not finish")
+        handler = signal.getsignal(signal.SIGALRM)
+        left, _ = signal.setitimer(signal.ITIMER_REAL, 0)
+        assert handler is not None and handler is not signal.SIG_DFL and not fired
+        assert 3.0 < left < 5.0       # the outer timer kept running, minus the time the checks took
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_time_limit_outside_the_main_thread():
+    import threading
+    results = {}
+
+    def run():
+        results["slow"] = E.check_node_forward("mu", _forever, time_limit=0.3)
+        results["ok"] = E.check_node_forward("mu", NODE_FORWARD["mu"])
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(30)
+    assert not t.is_alive()
+    expect(results["slow"], "did not finish within 0.3 s")
+    expect(results["ok"], passed=True)
+    stuck = [th for th in threading.enumerate() if th.name == "bnlib-check"]
+    for th in stuck:                   # the runaway worker was stopped, not left spinning
+        th.join(5)
+    assert not any(th.is_alive() for th in stuck)
+
+
+class _Unusual(BaseException):
+    pass
+
+
+@pytest.mark.parametrize("exc,words", [
+    (SystemExit, "called exit()"), (KeyboardInterrupt, "interrupted (KeyboardInterrupt)"),
+    (_Unusual, "raised _Unusual"), (RecursionError, "raised RecursionError"),
+    (MemoryError, "raised MemoryError")])
+def test_exits_interrupts_and_any_exception_become_a_failed_check(exc, words):
+    def student(*args):
+        raise exc("from the student's code")
+    for check in (lambda f: E.check_node_forward("mu", f), E.check_batchnorm_forward,
+                  lambda f: E.check_batchnorm_backward(wrong_forward(), f), E.check_fold):
+        r = check(student)
+        expect(r, words)
+        assert r.status == "failed"
+
+
+def test_status_is_a_field_not_a_message_prefix():
+    todo = E.check_fold(_raises(NotImplementedError))
+    assert todo.status == "todo" and not todo.passed
+    dressed = E.CheckResult(False, "not implemented yet, says the message", "t")
+    assert dressed.status == "failed"            # the message does not decide the status
+    assert E.CheckResult(True, "ok").status == "passed"
+    with pytest.raises(ValueError, match="contradicts"):
+        E.CheckResult(True, "ok", "t", "failed")
+    with pytest.raises(ValueError, match="one of"):
+        E.CheckResult(False, "x", "t", "maybe")
+    assert E.STATUSES == ("passed", "failed", "todo")
+
+
+def test_a_placeholder_body_is_not_implemented_yet():
+    def mean_forward(x):
+        """otter leaves `...` where the solution was."""
+        ...
+
+    def shift_forward(scaled, beta):
+        pass
+    for name, fn in (("mu", mean_forward), ("y", shift_forward)):
+        r = E.check_node_forward(name, fn)
+        expect(r, "not implemented yet", "placeholder")
+        assert r.status == "todo"
+    r = E.check_node_forward("mu", lambda x: None)                  # a real None is not a stub
+    expect(r, "is None")
+    assert r.status == "failed"
+
+
+def _zero_forward(x, gamma, beta, eps=1e-5):
+    return x * 0.0, None
+
+
+@pytest.fixture
+def restore_checkers():
+    yield
+    E.reset_checkers()                 # even when a test fails half-way
+    assert E._integrity.changed() == []
+
+
+def test_rebinding_the_judge_does_not_pass_a_wrong_answer(restore_checkers):
+    from bnlib.exercises import _judge
+    _judge.rel_error = lambda a, b: 0.0
+    r = E.check_batchnorm_forward(wrong_forward(std="outside"))
+    expect(r, "changed after bnlib was imported", "bnlib.exercises._judge.rel_error")
+    assert E._integrity.changed() == []          # put back when noticed
+    expect(E.check_batchnorm_forward(wrong_forward(std="outside")), "eps is outside the square root")
+    _judge.rel_error = lambda a, b: 0.0
+    assert E.reset_checkers() == ["bnlib.exercises._judge.rel_error"]
+
+
+def test_rebinding_a_checker_is_noticed_and_undone(restore_checkers):
+    from bnlib.exercises import inference
+    E.check_fold = inference.check_fold = lambda f: E.CheckResult(True, "looks fine to me")
+    assert E.check_fold(lambda *a: (a[0], a[1])).passed        # the fake itself cannot be stopped...
+    expect(E.check_running_update(lambda *a: update(*a)), "changed after bnlib was imported",
+           "check_fold")                                       # ...but every real check notices
+    expect(E.check_fold(lambda *a: fold(*a, scale_W=False)), "W is not scaled")   # and undoes it
+    E.check_fold = lambda f: E.CheckResult(True, "looks fine to me")
+    assert E.reset_checkers() == ["bnlib.exercises.check_fold"]   # what the graded hidden tests call
+    expect(E.check_fold(lambda *a: fold(*a, scale_W=False)), "W is not scaled")
+
+
+@pytest.mark.parametrize("tamper", ["reference", "code", "table", "class", "tolerance"])
+def test_changing_references_code_or_tables_does_not_pass(tamper, restore_checkers):
+    from bnlib import batchnorm
+    from bnlib.exercises import _judge, _result, norm_checks, nodes
+    wrong = wrong_forward(centre=False)
+    if tamper == "reference":
+        norm_checks.batchnorm_forward = wrong
+    elif tamper == "code":
+        batchnorm.batchnorm_forward.__code__ = _zero_forward.__code__
+    elif tamper == "table":
+        norm_checks._REFERENCE["batch norm"] = (wrong, batchnorm.batchnorm_backward)
+    elif tamper == "class":
+        _result.CheckResult.passed = property(lambda self: True)
+    else:
+        _judge.TOL = 1.0
+    r = E.check_batchnorm_forward(wrong)
+    assert "changed after bnlib was imported" in r.message and r.status == "failed"
+    assert E._integrity.changed() == []          # noticing it also put everything back
+    expect(E.check_batchnorm_forward(wrong), "mean path is missing")
+    assert nodes.graph is graph
+
+
+def test_tampering_during_the_check_is_caught(restore_checkers):
+    from bnlib.exercises import _judge
+
+    def sneaky(x, gamma, beta, eps):
+        _judge.rel_error = lambda a, b: 0.0
+        return (x, None)
+    expect(E.check_batchnorm_forward(lambda x, g, b, e: (x, {}) if sneaky(x, g, b, e) else None),
+           "changed while your code ran")
+
+
+def test_a_correct_float32_implementation_passes():
+    def f32(fn):
+        def run(*args):
+            cast = [a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args]
+            out = fn(*cast)
+            return tuple(o.astype(np.float32) if isinstance(o, np.ndarray) else o for o in out) \
+                if isinstance(out, tuple) else out.astype(np.float32)
+        return run
+    expect(E.check_batchnorm_forward(f32(wrong_forward())), "float32", passed=True)
+    expect(E.check_batchnorm_backward(f32(wrong_forward()), f32(wrong_backward())), "float32", passed=True)
+    expect(E.check_layernorm_backward(f32(ln_forward), f32(wrong_backward(compact_backward))), passed=True)
+    expect(E.check_running_update(f32(update)), passed=True)
+    expect(E.check_batchnorm_forward(f32(wrong_forward(std="outside"))), "eps is outside the square root")
+    expect(E.check_batchnorm_backward(f32(wrong_forward()), f32(wrong_backward(mean_path=False))),
+           "mean path is missing")
+
+
+def test_a_near_miss_prints_enough_digits_to_see_the_difference():
+    r = E.check_batchnorm_forward(lambda x, g, b, e: (bn_forward(x, g, b, e)[0] * (1 + 4e-6), {}))
+    import re
+    yours, expected = re.search(r"yours (\S+), expected (\S+?)\.?$", r.message.split("\n")[0]).groups()
+    assert yours != expected and float(yours) != float(expected)
+    assert len(yours.replace("-", "").replace(".", "")) >= 6
+
+
+# diagnoses beyond the catalogue: each one a mistake no checker lists
+
+def _fold_scaled(c):
+    return lambda *a: tuple(v * c for v in fold(*a))
+
+
+@pytest.mark.parametrize("check,student,words", [
+    (lambda f: E.check_batchnorm_backward(wrong_forward(), f),
+     lambda d, c: staged_backward(d, c)[:2] + (staged_backward(d, c)[2] / len(d),),
+     ["`dbeta` is wrong", "exactly 1/N", "N = 8", "a mean where a sum belongs"]),
+    (lambda f: E.check_node_forward("var", f), lambda sq: sq.sum(axis=0) / len(sq) ** 2,
+     ["exactly 1/N", "N = 8"]),
+    (E.check_running_update, lambda *a: tuple(-v for v in update(*a)), ["exactly the negative", "sign"]),
+    (E.check_fold, _fold_scaled(2.0), ["exactly 2 times"]),
+    (E.check_fold, _fold_scaled(1.37), ["one constant, 1.37"]),
+    (lambda f: E.check_node_forward("xmu", f), lambda x, mu: (x - mu).T, ["transposed"]),
+    (lambda f: E.check_node_forward("var", f), lambda sq: sq.mean(axis=1), ["wrong axis"]),
+    (lambda f: E.check_node_forward("x_hat", f), lambda xmu, inv: (xmu * inv)[:, :, None],
+     ["has shape (8, 5, 1)", "axes of length 1"]),
+    (lambda f: E.check_batchnorm_backward(wrong_forward(), f),
+     lambda d, c: (0 * staged_backward(d, c)[0],) + staged_backward(d, c)[1:], ["zero everywhere"]),
+    (lambda f: E.check_batchnorm_backward(wrong_forward(), f),
+     lambda d, c: (staged_backward(d, c)[1], staged_backward(d, c)[0], staged_backward(d, c)[2]),
+     ["wrong order", "value 1 has the shape of `dgamma` or `dbeta` (5,)", "value 2 has the shape of `dx`"]),
+    (lambda f: E.check_node_backward("scaled", f), lambda d, o, g, xh: NODE_BACKWARD["scaled"](d, o, g, xh)[::-1],
+     ["wrong order", "order (dgamma, dx_hat)"]),
+    (lambda f: E.check_node_forward("scaled", f), lambda gamma, x_hat: gamma * gamma * x_hat,
+     ["each feature (axis 1) is off by its own constant factor"]),
+    (lambda f: E.check_node_forward("y", f), lambda scaled, beta: scaled + 2 * beta,
+     ["each feature (axis 1) is off by its own constant shift"]),
+])
+def test_mistakes_outside_the_catalogue_are_diagnosed(check, student, words):
+    r = check(student)
+    expect(r, *words)
+    assert "matches none of the mistakes" not in r.message
+
+
+def test_outputs_swapped_with_the_same_shape_are_named():
+    from bnlib.exercises._judge import Case, judge
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(4), rng.standard_normal(4)
+    with pytest.raises(E._result.Fail, match="hold each other's values: they are returned in the wrong order"):
+        judge([{"p": b, "q": a}], [Case("c", {"p": a, "q": b})], "f", {})
+
+
+# the staged backward of chapter 3: branch points, column sums, and the first node that differs
+
+def student_staged(dout, cache, *, add_xmu=True, add_x=True, sum_mu=True, sum_inv=True, dvar_factor=1.0):
+    """A hand-written node-by-node backward over graph.forward's cache, as Exercise 3.2 asks."""
+    xmu, std, inv_std = cache["xmu"], cache["std"], cache["inv_std"]
+    x_hat, gamma = cache["x_hat"], cache["gamma"]
+    n = xmu.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=0)
+    dx_hat = dout * gamma
+    dxmu = dx_hat * inv_std
+    dinv_std = dx_hat * xmu
+    if sum_inv:
+        dinv_std = dinv_std.sum(axis=0)
+    dstd = -dinv_std / std ** 2
+    dvar = dvar_factor * dstd / (2.0 * std)
+    dsq = np.ones_like(xmu) * dvar / n
+    dxmu = dxmu + 2.0 * xmu * dsq if add_xmu else 2.0 * xmu * dsq
+    dmu = -dxmu.sum(axis=0) if sum_mu else -dxmu
+    dx = dxmu + dmu / n if add_x else np.ones_like(xmu) * dmu / n
+    return dx, dgamma, dbeta
+
+
+@pytest.mark.parametrize("kw,words", [
+    (dict(add_xmu=False), ["branch point x − μ", "first that differs is `dxmu`", "branch point"]),
+    (dict(add_x=False), ["branch point x the gradient through μ replaces", "all match", "last step"]),
+    (dict(add_xmu=False, add_x=False), ["both branch points overwrite", "first that differs is `dxmu`"]),
+    (dict(sum_mu=False), ["column sum is missing in dμ", "first that differs is `dmu`",
+                          "shape (8, 5) where bnlib.graph's has (5,)"]),
+    (dict(sum_inv=False), ["column sum is missing in d(1/std)", "first that differs is `dinv_std`"]),
+    (dict(dvar_factor=3.0), ["`dx_hat`, `dinv_std`, `dstd` match", "first that differs is `dvar`"]),
+])
+def test_staged_backward_mistakes_and_the_first_node_that_differs(kw, words):
+    def my_staged_backward(dout, cache):
+        return student_staged(dout, cache, **kw)
+    r = E.check_batchnorm_backward(graph.forward, my_staged_backward)
+    expect(r, "`dx` is wrong", "backward_trace", *words)
+
+
+def test_staged_backward_done_right_passes_and_the_trace_compares_only_on_a_mismatch():
+    r = E.check_batchnorm_backward(graph.forward, lambda d, c: student_staged(d, c))
+    expect(r, passed=True)
+    assert "backward_trace" not in r.message
+
+
+def test_copying_bnlib_objects_is_not_tampering():
+    import copy
+    import pickle
+    layer = bnlib.BatchNorm(3)
+    copy.deepcopy(layer)
+    pickle.loads(pickle.dumps(bnlib.batchnorm_forward(np.ones((4, 3)) * np.arange(4)[:, None],
+                                                      np.ones(3), np.zeros(3))[1]))
+    assert E._integrity.changed() == []
+    expect(E.check_fold(lambda *a: fold(*a)), passed=True)

@@ -6,7 +6,7 @@ checks that both sides list the same mistakes.
 from __future__ import annotations
 
 from ._judge import Mistake
-from ._norm import LN, SPATIAL, Layout
+from ._norm import BN, LN, SPATIAL, Layout
 
 __all__ = ["forward_mistakes", "backward_mistakes"]
 
@@ -101,4 +101,26 @@ def backward_mistakes(layout: Layout) -> dict:
     for axes, words in layout.wrong:
         out[f"axis{axes}"] = Mistake("a sum over the wrong axis", f"your means in dx are taken "
                                      f"{words}; {layout.name} takes them {layout.where}.")
+    if layout is BN:
+        out |= _staged_mistakes()
     return out
+
+
+def _staged_mistakes() -> dict:
+    """Mistakes of a node-by-node backward: a branch point overwritten, a column sum left out."""
+    add = ("a value that feeds two nodes gets the SUM of the two gradients: "
+           "`dxmu = dxmu + ...` (or `+=`), not `dxmu = ...`.")
+    return {
+        "overwrite_xmu": Mistake("at the branch point x − μ the later gradient replaces the earlier "
+                                 "one (= instead of +=)", "x − μ feeds both x̂ and the square; " + add),
+        "overwrite_x": Mistake("at the branch point x the gradient through μ replaces the direct one "
+                               "(= instead of +=)", "x feeds both x − μ and μ; " + add),
+        "overwrite_both": Mistake("both branch points overwrite instead of adding, so dx is lost",
+                                  "x and x − μ each feed two nodes; " + add),
+        "no_sum_mu": Mistake("the column sum is missing in dμ",
+                             "μ (one value per feature) was broadcast over the batch in x − μ, so "
+                             "dμ = -Σ_i d(x − μ)_i: sum over axis 0."),
+        "no_sum_inv_std": Mistake("the column sum is missing in d(1/std)",
+                                  "1/std (one value per feature) was broadcast over the batch in x̂, "
+                                  "so its gradient is Σ_i dx̂_i (x − μ)_i: sum over axis 0."),
+    }

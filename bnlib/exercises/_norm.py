@@ -22,7 +22,7 @@ import numpy as np
 
 from ._judge import Case
 
-__all__ = ["Layout", "BN", "SPATIAL", "LN", "make_cases", "forward_case", "backward_case"]
+__all__ = ["Layout", "BN", "SPATIAL", "LN", "make_cases", "sizes", "forward_case", "backward_case"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,12 @@ _FORWARD = {  # mistake key -> keyword arguments of _forward
 }
 
 
+def sizes(layout: Layout, x) -> dict:
+    """How many values one statistic averages, under the name the book uses."""
+    m = int(np.prod([x.shape[a] for a in layout.axes]))
+    return {{LN.name: "D", SPATIAL.name: "N·H·W"}.get(layout.name, "N"): m}
+
+
 def forward_case(layout: Layout, label, x, gamma, beta, eps) -> Case:
     """The right ``out`` and every forward mistake's ``out`` for one input."""
     with np.errstate(all="ignore"):
@@ -115,7 +121,7 @@ def forward_case(layout: Layout, label, x, gamma, beta, eps) -> Case:
             n, c, h, w = x.shape
             flat = _forward(x.reshape(-1, c), gamma, beta, eps, (0,))
             variants["reshape"] = {"out": flat.reshape(x.shape)}
-    return Case(label, {"out": want}, variants)
+    return Case(label, {"out": want}, variants, sizes(layout, x))
 
 
 def _dx(x, gamma, eps, dout, axes, stat_axes=None, *, mean_c=1.0, var_c=1.0, use_gamma=True,
@@ -129,6 +135,33 @@ def _dx(x, gamma, eps, dout, axes, stat_axes=None, *, mean_c=1.0, var_c=1.0, use
     g = dout * _p(gamma, x.ndim) if use_gamma else dout
     mean = lambda a: a.mean(axis=stat_axes, keepdims=True)  # noqa: E731
     return sign * inv * (g - mean_c * mean(g) - var_c * x_hat * mean(g * x_hat)), x_hat
+
+
+def _staged_dx(x, gamma, eps, dout, *, add_xmu=True, add_x=True, sum_mu=True, sum_inv=True):
+    """Batch norm's dx node by node (2-D, axis 0), with the staged-backward bugs as switches.
+
+    ``add_xmu`` / ``add_x`` False: at that branch point the later contribution
+    replaces the earlier one; ``sum_mu`` / ``sum_inv`` False: the column sum of
+    a broadcast value's gradient is left out.
+    """
+    n = x.shape[0]
+    xmu = x - x.mean(axis=0)
+    std = np.sqrt((xmu ** 2).mean(axis=0) + eps)
+    dx_hat = dout * gamma
+    dxmu = dx_hat / std                                  # from x_hat
+    dinv = dx_hat * xmu
+    dinv = dinv.sum(axis=0) if sum_inv else dinv
+    dsq = (-dinv / std ** 2) / (2 * std) / n             # inv_std, std, var
+    from_sq = 2 * xmu * dsq
+    dxmu = dxmu + from_sq if add_xmu else from_sq
+    dmu = -dxmu.sum(axis=0) if sum_mu else -dxmu
+    from_mu = np.broadcast_to(dmu / n, x.shape)
+    return dxmu + from_mu if add_x else from_mu.copy()
+
+
+_STAGED = {"overwrite_xmu": dict(add_xmu=False), "overwrite_x": dict(add_x=False),
+           "overwrite_both": dict(add_xmu=False, add_x=False), "no_sum_mu": dict(sum_mu=False),
+           "no_sum_inv_std": dict(sum_inv=False)}
 
 
 _BACKWARD = {"mean_path": dict(mean_c=0.0), "var_path": dict(var_c=0.0),
@@ -155,4 +188,6 @@ def backward_case(layout: Layout, label, x, gamma, beta, eps, dout) -> Case:
         v["swapped"] = {"dgamma": dbeta, "dbeta": dgamma}
         v["sign_dgamma"], v["sign_dbeta"] = {"dgamma": -dgamma}, {"dbeta": -dbeta}
         v["dgamma_x"] = {"dgamma": (dout * x).sum(axis=sums)}
-    return Case(label, {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}, v)
+        if layout is BN:
+            v |= {k: {"dx": _staged_dx(x, gamma, eps, dout, **kw)} for k, kw in _STAGED.items()}
+    return Case(label, {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}, v, sizes(layout, x))

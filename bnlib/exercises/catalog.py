@@ -2,8 +2,9 @@
 
 An exercise is a markdown cell that opens a sphinx-exercise ``exercise-start``
 directive and carries cell metadata
-``{"exercise": {"id": "3.2", "kind": ..., "difficulty": 1-3, "minutes": ...}}``
-(see CONTRIBUTING.md). :func:`list_exercises` scans a folder of notebooks, so
+``{"exercise": {"id": "3.2", "kind": ..., "difficulty": 1-3, "minutes": ..., "points": ...}}``
+(see CONTRIBUTING.md; ``points`` are autograded for implement exercises and
+graded by hand for the other kinds). :func:`list_exercises` scans a folder of notebooks, so
 tables built from it stay true as chapters change. Reads the JSON directly:
 no Jupyter packages needed.
 """
@@ -13,6 +14,8 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from .._checks import check_int
 
 __all__ = ["KINDS", "Exercise", "cell_source", "parse_exercise_cell", "list_exercises",
            "totals", "problems"]
@@ -34,6 +37,12 @@ class Exercise:
     difficulty: int
     minutes: int
     label: str = ""
+    points: int = 0
+
+    @property
+    def autograded(self) -> bool:
+        """Implement exercises are graded by their checker; the other kinds by hand."""
+        return self.kind == "implement"
 
     @property
     def chapter(self) -> int:
@@ -70,12 +79,13 @@ def parse_exercise_cell(cell: dict, notebook: str = "") -> Exercise | None:
     label = _LABEL.search(src)
     return Exercise(notebook, str(meta.get("id", "")), start.group(2) if start else "",
                     str(meta.get("kind", "")), _int(meta.get("difficulty")), _int(meta.get("minutes")),
-                    label.group(1) if label else "")
+                    label.group(1) if label else "", _int(meta.get("points")))
 
 
 def _int(v) -> int:
+    """An integer metadata value, or 0 when it is missing or not an int (problems() reports it)."""
     try:
-        return int(v)
+        return check_int(v, "value", minimum=0)
     except (TypeError, ValueError):
         return 0
 
@@ -98,12 +108,15 @@ def list_exercises(book_dir) -> list[Exercise]:
 
 
 def totals(exercises) -> dict:
-    """Counts and minutes by kind and by notebook: ``{"kind": {...}, "notebook": {...}}``."""
+    """Counts, minutes and points by kind and by notebook.
+
+    ``{"kind": {kind: (count, minutes, points)}, "notebook": {name: (count, minutes, points)}}``.
+    """
     out = {"kind": {}, "notebook": {}}
     for ex in exercises:
         for group, key in (("kind", ex.kind), ("notebook", ex.notebook)):
-            n, minutes = out[group].get(key, (0, 0))
-            out[group][key] = (n + 1, minutes + ex.minutes)
+            n, minutes, points = out[group].get(key, (0, 0, 0))
+            out[group][key] = (n + 1, minutes + ex.minutes, points + ex.points)
     return out
 
 
@@ -111,7 +124,7 @@ def problems(exercises, notebooks=(), min_total: int = 0, min_per_notebook: int 
     """What is wrong with the exercise metadata, in words (an empty list if nothing).
 
     Checks each id is "N.M" with N the notebook's number and unique, the kind,
-    difficulty (1-3), minutes (> 0), a title, the label ``ex-N-M``, and the minimum counts;
+    difficulty (1-3), minutes (> 0), points (> 0), a title, the label ``ex-N-M``, and the minimum counts;
     ``notebooks`` lists the chapter notebooks that must each have ``min_per_notebook``.
     """
     out, seen = [], set()
@@ -131,6 +144,8 @@ def problems(exercises, notebooks=(), min_total: int = 0, min_per_notebook: int 
             out.append(f"{where}: difficulty should be 1, 2 or 3")
         if ex.minutes <= 0:
             out.append(f"{where}: minutes should be a positive number")
+        if ex.points <= 0:
+            out.append(f"{where}: points should be a positive whole number")
         if not ex.title:
             out.append(f"{where}: no exercise-start directive with a title")
         if not ex.label:

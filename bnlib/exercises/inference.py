@@ -14,7 +14,7 @@ import numpy as np
 
 from ..batchnorm import batchnorm_inference, fold_into_linear
 from ._judge import Case, Mistake, judge
-from ._result import as_output, call_student, checker, unpack
+from ._result import as_output, as_outputs, call_student, checker, unpack
 
 __all__ = ["check_running_update", "check_batchnorm_inference", "check_fold"]
 
@@ -59,7 +59,7 @@ def check_running_update(update):
         res = call_student(update, (rm, rv, bm, bv, m, k), what, label,
                            ("running_mean", "running_var", "batch_mean", "batch_var"))
         new = unpack(res, 2, what, ("new_mean", "new_var"))
-        outputs.append({n: as_output(v, n, (_D,), what) for n, v in zip(("new_mean", "new_var"), new)})
+        outputs.append(as_outputs(new, ("new_mean", "new_var"), ((_D,), (_D,)), what))
         want = dict(zip(("new_mean", "new_var"), _running(rm, rv, bm, bv, m, k)))
         variants = {key: dict(zip(("new_mean", "new_var"), _running(rm, rv, bm, bv, m, k, **kw)))
                     for key, (_, kw) in _RUNNING.items()}
@@ -158,8 +158,7 @@ def check_fold(fold):
         res = call_student(fold, (W, b, gamma, beta, rm, rv, 1e-5), what, label,
                            ("W", "b", "gamma", "beta", "running_mean", "running_var", "eps"))
         got = unpack(res, 2, what, ("W_folded", "b_folded"))
-        outputs.append({"W_folded": as_output(got[0], "W_folded", W.shape, what),
-                        "b_folded": as_output(got[1], "b_folded", b.shape, what)})
+        outputs.append(as_outputs(got, ("W_folded", "b_folded"), (W.shape, b.shape), what))
         with np.errstate(all="ignore"):
             v = {k: dict(zip(("W_folded", "b_folded"), _fold(W, b, gamma, beta, rm, rv, 1e-5, **kw)))
                  for k, (_, kw) in _FOLD.items()}

@@ -12,7 +12,7 @@ import numpy as np
 from .. import graph
 from ._judge import Case, Mistake, judge
 from ._norm import BN, make_cases
-from ._result import Fail, as_output, call_student, checker, unpack
+from ._result import Fail, as_output, as_outputs, call_student, checker, unpack
 
 __all__ = ["check_node_forward", "check_node_backward"]
 
@@ -97,7 +97,7 @@ def check_node_forward(name, fn):
         with np.errstate(all="ignore"):
             variants = {k: {name: f(*args)} for k, (_, f) in known.items()}
         variants["sign"] = {name: -want}
-        cases.append(Case(label, {name: np.asarray(want)}, variants))
+        cases.append(Case(label, {name: np.asarray(want)}, variants, {"N": vals["x"].shape[0]}))
     mistakes = {k: m for k, (m, _) in known.items()} | {"sign": _SIGN}
     return judge(outputs, cases, what, mistakes)
 
@@ -122,10 +122,11 @@ def check_node_backward(name, fn):
             raise Fail(f"{what} returned a bare array; return a tuple with one gradient per "
                        f"parent, here `return ({names[0]},)`.")
         grads = unpack(res, len(names), what, names)
-        outputs.append({n: as_output(g, n, np.shape(w), what) for n, g, w in zip(names, grads, want)})
+        outputs.append(as_outputs(grads, names, tuple(np.shape(w) for w in want), what))
         with np.errstate(all="ignore"):
             variants = {k: {o: f(dout, out, *args)} for k, (_, o, f) in known.items()}
         variants |= {f"sign_{n}": {n: -np.asarray(w)} for n, w in zip(names, want)}
-        cases.append(Case(label, {n: np.asarray(w) for n, w in zip(names, want)}, variants))
+        cases.append(Case(label, {n: np.asarray(w) for n, w in zip(names, want)}, variants,
+                          {"N": vals["x"].shape[0]}))
     mistakes = {k: m for k, (m, _, _) in known.items()} | {f"sign_{n}": _SIGN for n in names}
     return judge(outputs, cases, what, mistakes)

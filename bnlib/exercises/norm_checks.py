@@ -2,18 +2,22 @@
 
 Each runs the student's functions on three seeded float64 cases (standard,
 a mean about 40, a variance about eps), compares with the library's closed
-form (:mod:`bnlib.batchnorm`, :mod:`bnlib.exercises.layernorm`) within
-``bnlib.exercises._judge.TOL``, and names a known mistake when the
-answer matches one.
+form (:mod:`bnlib.batchnorm`, :mod:`bnlib.norms`) within
+``bnlib.exercises._judge.TOL`` (``TOL32`` for float32 answers), and names a
+known mistake when the answer matches one. When a batch-norm backward is wrong,
+its intermediate gradients (``dxmu``, ``dvar``, ...) are compared with
+:func:`bnlib.graph.backward_trace` and the first node that differs is named.
 """
 from __future__ import annotations
 
 from ..batchnorm import batchnorm_backward, batchnorm_forward
-from ._judge import judge
+from ..norms import layernorm_backward, layernorm_forward
+from ._diagnose import close
 from ._hints import backward_mistakes, forward_mistakes
+from ._judge import TOL, judge, tolerance
 from ._norm import BN, LN, SPATIAL, backward_case, forward_case, make_cases
-from ._result import NOT_IMPLEMENTED, Fail, as_output, call_student, checker, unpack
-from .layernorm import layernorm_backward, layernorm_forward
+from ._result import Fail, as_output, as_outputs, call_student, call_traced, checker, unpack
+from ._trace import first_difference
 
 __all__ = ["check_batchnorm_forward", "check_batchnorm_backward", "check_spatial_batchnorm",
            "check_layernorm_forward", "check_layernorm_backward"]
@@ -47,23 +51,37 @@ def _backward(forward, backward, layout, what):
     try:
         _, caches, cases = _forward(forward, layout, "your forward")
     except Fail as e:
-        if str(e).startswith(NOT_IMPLEMENTED):
+        if e.status == "todo":
             raise
         raise Fail(f"the backward check runs your forward first, and the forward is not right "
                    f"yet, so fix it first.\n{e}") from None
     ref_forward, ref_backward = _REFERENCE[layout.name]
-    outputs, judged = [], []
+    names = ("dx", "dgamma", "dbeta")
+    outputs, judged, traced = [], [], []
     for (label, x, gamma, beta, eps, dout), cache in zip(cases, caches):
-        res = call_student(backward, (dout, cache), what, label, ("dout", "cache"))
-        grads = unpack(res, 3, what, ("dx", "dgamma", "dbeta"))
-        shapes = (x.shape, gamma.shape, gamma.shape)
-        outputs.append({n: as_output(g, n, s, what)
-                        for n, g, s in zip(("dx", "dgamma", "dbeta"), grads, shapes)})
+        res, frame_locals = call_traced(backward, (dout, cache), what, label, ("dout", "cache"))
+        grads = unpack(res, 3, what, names)
+        outputs.append(as_outputs(grads, names, (x.shape, gamma.shape, gamma.shape), what))
         case = backward_case(layout, label, x, gamma, beta, eps, dout)
-        case.want.update(zip(("dx", "dgamma", "dbeta"),
-                             ref_backward(dout, ref_forward(x, gamma, beta, eps)[1])))
+        case.want.update(zip(names, ref_backward(dout, ref_forward(x, gamma, beta, eps)[1])))
         judged.append(case)
-    return judge(outputs, judged, f"(dx, dgamma, dbeta) of {what}", backward_mistakes(layout))
+        traced.append((frame_locals, (x, gamma, beta, eps, dout), label))
+    try:
+        return judge(outputs, judged, f"(dx, dgamma, dbeta) of {what}", backward_mistakes(layout))
+    except Fail as e:
+        raise Fail(_with_trace(str(e), layout, outputs, judged, traced)) from None
+
+
+def _with_trace(message, layout, outputs, cases, traced) -> str:
+    """Add, for a wrong dx of a 2-D batch norm, the first intermediate gradient that differs."""
+    if layout is not BN:
+        return message
+    for out, case, (frame_locals, inputs, label) in zip(outputs, cases, traced):
+        if not close(out["dx"], case.want["dx"], tolerance(out["dx"], TOL)):
+            extra = first_difference(frame_locals, *inputs, tolerance(out["dx"], TOL), label)
+            return f"{message}\n{extra}" if extra else message
+    return message
+
 
 
 @checker("batch-norm forward")
