@@ -207,7 +207,7 @@ def test_every_known_mistake_is_checked_and_distinct():
     (lambda c, m, v: (_ for _ in ()).throw(NotImplementedError("Exercise 17.1")), "not implemented yet"),
     (lambda c, m, v: None, "returned None"),
     (lambda c, m, v: (*direct(c, m, v), c.sum()), "returned 3 values"),
-    (lambda c, m, v: tuple(a.astype(np.float32) for a in direct(c, m, v)), "float32"),
+    (lambda c, m, v: tuple(a.astype(np.float16) for a in direct(c, m, v)), "too coarse"),
     (lambda c, m, v: (direct(c, m, v)[0][None], direct(c, m, v)[1]), "shape"),
     (lambda c, m, v: (m.__setitem__(0, 0.0), direct(c, m, v))[1], "changed its input `means`"),
     (lambda c, m, v: 1 / 0, "ZeroDivisionError"),
@@ -215,3 +215,8 @@ def test_every_known_mistake_is_checked_and_distinct():
 def test_misbehaving_merges_are_reported_without_raising(fn, words):
     res = check_merge_statistics(fn)
     assert not res.passed and words in res.message, res.message
+
+
+def test_a_correct_float32_merge_passes_at_a_float32_tolerance():
+    res = check_merge_statistics(lambda c, m, v: tuple(a.astype(np.float32) for a in direct(c, m, v)))
+    assert res.passed and "float32" in res.message, res.message
