@@ -142,10 +142,9 @@ def groupnorm_backward(dout, cache: NormCache):
     dbeta = dout.sum(axis=axes)
     dgamma = (dout * x_hat).sum(axis=axes)
     gh = (dout * _spread(gamma, nd)).reshape(n, g, -1)        # dL/dx_hat per group
-    xh = x_hat.reshape(n, g, -1)
-    dx = gh - gh.mean(axis=2, keepdims=True) - xh * (gh * xh).mean(axis=2, keepdims=True)
-    dx *= inv_std[:, :, None]
-    return dx.reshape(x_hat.shape), dgamma, dbeta
+    # the family's one backward formula, reducing over each group's values (axis 2)
+    groups = AxesCache(x_hat.reshape(n, g, -1), inv_std[:, :, None], (2,), True)
+    return normalize_backward(gh, groups).reshape(x_hat.shape), dgamma, dbeta
 
 
 def layernorm_forward(x, gamma, beta, eps: float = 1e-5):
