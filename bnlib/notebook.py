@@ -57,6 +57,8 @@ def html_table(rows: list[dict], columns: list[str] | None = None, math: tuple[s
             return f"<td>\\(\\displaystyle {escape(text)}\\)</td>"
         if c in badges and text in BADGES:
             return f'<td><span class="bn-badge bn-badge-{text}">{text}</span></td>'
+        if len(text) <= 24 and any(ch.isdigit() for ch in text):   # a number: never broken across lines
+            return f'<td class="bn-nowrap">{escape(text)}</td>'
         return f"<td>{escape(text)}</td>"
 
     body = "".join("<tr>" + "".join(cell(c, r[c]) for c in columns) + "</tr>" for r in rows)
